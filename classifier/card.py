@@ -1,0 +1,98 @@
+"""The model card: the JSON that travels with every model artifact in ``models/<version>/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CARD_FILE = "card.json"
+MODEL_FILE = "model.keras"
+DEFAULT_POINTER = "DEFAULT"  # a text file in models/ naming the default version's folder
+FORMAT = 1
+
+
+class ModelError(RuntimeError):
+    """No usable model: missing, or its card and weights disagree. The message says which."""
+
+
+@dataclass
+class ModelCard:
+    version: str
+    labels: list[str]  # in the model's output order
+    display_names: dict[str, str]
+    emoji: dict[str, str]
+    input_size: int
+    backbone: str
+    preprocessing: str = "RGB pixels in [0, 255], whole image resized (bilinear, no crop); scaling is inside the model"
+    output: str = "logits"  # or "probabilities"
+    temperature: float = 1.0
+    training_data: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    created: str = ""
+    model_file: str = MODEL_FILE
+    format: int = FORMAT
+    extra: dict = field(default_factory=dict)
+
+    def display(self, label: str) -> str:
+        return self.display_names.get(label, label)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / CARD_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> "ModelCard":
+        path = Path(directory) / CARD_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"{directory} has no {CARD_FILE}; is it a model folder?") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path} is not readable JSON: {exc}") from None
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        missing = [k for k in ("version", "labels", "input_size", "backbone") if k not in known]
+        if missing:
+            raise ModelError(f"{path} lacks {', '.join(missing)}")
+        known.setdefault("display_names", {})
+        known.setdefault("emoji", {})
+        card = cls(**known)
+        if len(card.labels) < 2 or len(set(card.labels)) != len(card.labels):
+            raise ModelError(f"{path}: labels must be at least two distinct names, got {card.labels}")
+        if card.output not in ("logits", "probabilities"):
+            raise ModelError(f"{path}: output must be 'logits' or 'probabilities'")
+        if not card.temperature > 0:
+            raise ModelError(f"{path}: temperature must be positive")
+        return card
+
+
+def models_root() -> Path:
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def default_model_dir(root: Path | None = None) -> Path:
+    """The folder named by ``models/DEFAULT``."""
+    root = Path(root) if root else models_root()
+    pointer = root / DEFAULT_POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ModelError(
+            f"no model is installed: {pointer} does not exist. Train one with "
+            "`python -m training --data DIR --promote`, or pass --model DIR"
+        ) from None
+    return root / name
+
+
+def set_default(root: Path, version_dir_name: str) -> None:
+    """Point ``models/DEFAULT`` at a version, atomically (a reader never sees half a name)."""
+    pointer = Path(root) / DEFAULT_POINTER
+    tmp = pointer.with_suffix(".tmp")
+    tmp.write_text(version_dir_name + "\n", encoding="utf-8")
+    tmp.replace(pointer)

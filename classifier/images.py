@@ -1,0 +1,92 @@
+"""Turning whatever a user sends into an RGB picture the model can take. Memory only, no disk."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000  # a phone photo is ~12 MP; far beyond this is a decompression bomb
+ImageSource = bytes | bytearray | memoryview | str | Path | Image.Image
+
+
+class UnreadableImage(ValueError):
+    """The input is not an image we can read; ``str(exc)`` is safe to show to a user."""
+
+
+def load_image(source: ImageSource) -> Image.Image:
+    """Decode bytes, a path or a PIL image into an upright RGB image.
+
+    Honours EXIF orientation, takes the first frame of animations, flattens transparency onto
+    white and converts any mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        image = _open(source)
+    try:
+        if image.width * image.height > MAX_PIXELS:
+            raise UnreadableImage(
+                f"the image is too large ({image.width}x{image.height} pixels); please send a smaller one"
+            )
+        image.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb(image)
+    except UnreadableImage:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise UnreadableImage("the image file is damaged or incomplete") from exc
+
+
+def _open(source) -> Image.Image:
+    if isinstance(source, (str, Path)):
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UnreadableImage(f"cannot read {source}: {exc.strerror or exc}") from exc
+    else:
+        data = bytes(source)
+    if not data:
+        raise UnreadableImage("the file is empty")
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        if isinstance(exc, UnidentifiedImageError):
+            raise UnreadableImage("this is not an image we can read (try a JPEG or PNG photo)") from exc
+        raise UnreadableImage("the image is too large; please send a smaller one") from exc
+    except (OSError, ValueError) as exc:
+        raise UnreadableImage("the image file is damaged or incomplete") from exc
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale 0..65535 to 0..255 instead of clipping everything to white
+        arr = np.asarray(image, dtype=np.float64)
+        scale = 255.0 / 65535.0 if arr.size and arr.max() > 255 else 1.0
+        image = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        image = image.point(lambda v: v * 255.0 if v <= 1.0 else v).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def to_model_input(image: Image.Image, size: int) -> np.ndarray:
+    """Resize to the model's square input (whole picture, no crop) as uint8 HxWx3."""
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BILINEAR, reducing_gap=3.0)
+    return np.asarray(image, dtype=np.uint8)

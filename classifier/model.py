@@ -1,0 +1,108 @@
+"""The classifier: a model artifact from ``models/`` turned into probabilities for any image."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .card import ModelCard, ModelError, default_model_dir
+from .images import ImageSource, load_image, to_model_input
+from .wording import sentence, whole_percentages
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: dict[str, float]  # label -> probability, summing to 1, in the card's label order
+    label: str  # the most likely label
+    percentages: dict[str, int]  # display name -> whole percent, summing to 100
+    text: str  # "you are 73% puppy, 27% kitty"
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, np.float64) / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Classifier:
+    """Load once, then ``predict`` / ``predict_many`` / ``predict_proba`` from any thread."""
+
+    def __init__(self, model, card: ModelCard, path: Path | None = None):
+        self.model = model
+        self.card = card
+        self.path = path
+        self._lock = threading.Lock()  # Keras models are not documented thread-safe for calls
+        _check_compatible(model, card, path)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Classifier":
+        directory = Path(path) if path else default_model_dir()
+        if not directory.is_dir():
+            raise ModelError(f"model folder not found: {directory}")
+        card = ModelCard.load(directory)
+        model_path = directory / card.model_file
+        if not model_path.is_file():
+            raise ModelError(f"{directory} has a card but no {card.model_file}")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        try:
+            model = keras.saving.load_model(model_path, compile=False)
+        except Exception as exc:  # a corrupt or incompatible file: say so in one line
+            raise ModelError(f"cannot load {model_path}: {type(exc).__name__}: {exc}") from None
+        return cls(model, card, directory)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.card.labels)
+
+    def prepare(self, image: ImageSource) -> np.ndarray:
+        """Decode and resize one image to the model input; raises ``UnreadableImage``."""
+        return to_model_input(load_image(image), self.card.input_size)
+
+    def predict_proba_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for a prepared uint8 batch (N, size, size, 3)."""
+        if len(batch) == 0:
+            return np.zeros((0, len(self.card.labels)))
+        with self._lock:
+            out = np.asarray(self.model.predict_on_batch(batch.astype(np.float32)), np.float64)
+        if self.card.output == "logits":
+            return softmax(out, self.card.temperature)
+        return out / out.sum(axis=-1, keepdims=True)
+
+    def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
+        return self.predict_proba_arrays(np.stack([self.prepare(im) for im in images]) if images else np.zeros((0,)))
+
+    def explain(self, probabilities: np.ndarray, **extra) -> Prediction:
+        """Wrap one row of probabilities into a ``Prediction`` with the house-style sentence."""
+        labels = self.card.labels
+        probs = {label: float(p) for label, p in zip(labels, probabilities)}
+        percents = dict(zip((self.card.display(l) for l in labels), whole_percentages(list(probabilities))))
+        top = labels[int(np.argmax(probabilities))]
+        return Prediction(probs, top, percents, sentence(percents), extra)
+
+    def predict(self, image: ImageSource) -> Prediction:
+        return self.predict_many([image])[0]
+
+    def predict_many(self, images: Sequence[ImageSource]) -> list[Prediction]:
+        return [self.explain(p) for p in self.predict_proba(images)]
+
+
+def _check_compatible(model, card: ModelCard, path) -> None:
+    where = path or "model"
+    width = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    if width is not None and width != len(card.labels):
+        raise ModelError(f"{where}: the model has {width} outputs but the card lists {len(card.labels)} labels")
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    if shape and shape[:2] not in ((card.input_size, card.input_size), (None, None)):
+        raise ModelError(f"{where}: the model takes {shape} images but the card says {card.input_size}")

@@ -1,0 +1,65 @@
+"""Shared fixtures: a small real Keras model artifact exported through the training code path,
+and image bytes made in memory."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def jpeg_bytes(image: Image.Image, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def half_image(size=(64, 48), left=(250, 250, 250), right=(0, 0, 0)) -> Image.Image:
+    """Left half one colour, right half another: rotation visibly changes it."""
+    arr = np.zeros((size[1], size[0], 3), np.uint8)
+    arr[:, : size[0] // 2] = left
+    arr[:, size[0] // 2 :] = right
+    return Image.fromarray(arr)
+
+
+def make_artifact(root: Path, version: str = "tiny-1", labels=("cat", "dog"), seed: int = 0) -> Path:
+    """Build, export and return a tiny random-weight artifact via the real export code."""
+    from classifier import ModelCard
+    from training.export import DISPLAY, EMOJI, export
+    from training.transfer import TransferClassifier
+
+    model = TransferClassifier("tiny_cnn", classes=len(labels), weights=None, seed=seed).build()
+    card = ModelCard(version=version, labels=list(labels), display_names={l: DISPLAY.get(l, l) for l in labels},
+                     emoji={l: EMOJI[l] for l in labels if l in EMOJI}, input_size=32, backbone="tiny_cnn",
+                     temperature=1.0, metrics={"test": {"accuracy": 0.5, "log_loss": 0.69}})
+    return export(model, card, root)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from classifier.card import set_default
+
+    root = tmp_path_factory.mktemp("models")
+    path = make_artifact(root)
+    set_default(root, path.name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model_dir):
+    from classifier import Classifier
+
+    return Classifier.load(tiny_model_dir)

@@ -1,0 +1,110 @@
+"""The bad-input corpus: every case gives a prediction or the one clear error, never a crash."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier import UnreadableImage, load_image
+from classifier.images import MAX_PIXELS
+from tests.conftest import half_image, jpeg_bytes, png_bytes
+
+
+def exif_rotated_jpeg() -> bytes:
+    """A landscape JPEG whose EXIF says 'rotate 90° clockwise to display' (orientation 6)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return jpeg_bytes(half_image((64, 32)), exif=exif.tobytes(), quality=95)
+
+
+def bomb_png(width=100_000, height=100_000) -> bytes:
+    """A tiny PNG whose header claims 10 gigapixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("P", (20, 20), i) for i in (10, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+GOOD = {
+    "png_with_alpha": lambda: png_bytes(Image.new("RGBA", (30, 20), (255, 0, 0, 0))),
+    "cmyk_jpeg": lambda: jpeg_bytes(Image.new("CMYK", (30, 20), (0, 255, 0, 0))),
+    "png_16_bit": lambda: png_bytes(Image.fromarray(np.full((20, 30), 60000, np.uint16))),
+    "animated_gif": animated_gif,
+    "one_pixel": lambda: png_bytes(Image.new("RGB", (1, 1), (1, 2, 3))),
+    "greyscale": lambda: jpeg_bytes(Image.new("L", (10, 10), 128)),
+    "palette": lambda: png_bytes(Image.new("P", (10, 10), 3)),
+    "exif_rotated": exif_rotated_jpeg,
+}
+BAD = {
+    "empty": lambda: b"",
+    "text": lambda: b"hello, this is not a photo\n" * 10,
+    "truncated_jpeg": lambda: jpeg_bytes(Image.effect_noise((200, 200), 50).convert("RGB"))[:700],
+    "corrupt_png": lambda: png_bytes(Image.new("RGB", (50, 50)))[:40] + b"\x00" * 40,
+    "bomb_header": bomb_png,
+    "html": lambda: b"<!doctype html><html><body>hi</body></html>",
+}
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_readable_inputs_become_rgb(name):
+    image = load_image(GOOD[name]())
+    assert image.mode == "RGB" and image.width >= 1 and image.height >= 1
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_unreadable_inputs_raise_one_clear_error(name):
+    with pytest.raises(UnreadableImage) as info:
+        load_image(BAD[name]())
+    message = str(info.value)
+    assert message and "\n" not in message and "Traceback" not in message
+
+
+def test_transparent_pixels_are_flattened_onto_white():
+    assert load_image(GOOD["png_with_alpha"]()).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    value = load_image(GOOD["png_16_bit"]()).getpixel((0, 0))[0]
+    assert 200 < value <= 255  # 60000/65535 of full scale, not 255-clipped garbage or 0
+    dark = load_image(png_bytes(Image.fromarray(np.full((5, 5), 6000, np.uint16)))).getpixel((0, 0))[0]
+    assert dark < value
+
+
+def test_first_frame_of_animation():
+    first = load_image(GOOD["animated_gif"]())
+    frame0 = Image.open(io.BytesIO(GOOD["animated_gif"]())).convert("RGB").getpixel((0, 0))
+    assert first.getpixel((0, 0)) == frame0
+
+
+def test_exif_orientation_is_applied():
+    image = load_image(exif_rotated_jpeg())
+    assert image.size == (32, 64)  # landscape stored, portrait shown
+    top, bottom = np.asarray(image)[2, 16], np.asarray(image)[-3, 16]
+    assert top.mean() > 200 and bottom.mean() < 50  # the white left half is now on top
+
+
+def test_pixel_cap_is_generous_for_real_photos():
+    assert MAX_PIXELS > 48_000_000  # a 48 MP phone photo still goes through
+
+
+def test_paths_and_pil_images_are_accepted(tmp_path):
+    path = tmp_path / "p.jpg"
+    path.write_bytes(jpeg_bytes(Image.new("RGB", (8, 8), "red")))
+    assert load_image(path).size == (8, 8)
+    assert load_image(str(path)).size == (8, 8)
+    assert load_image(Image.new("LA", (4, 4))).mode == "RGB"
+    with pytest.raises(UnreadableImage):
+        load_image(tmp_path / "missing.jpg")

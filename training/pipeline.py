@@ -1,0 +1,130 @@
+"""One training run end to end: data -> fit -> calibrate -> evaluate -> export -> (promote)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from classifier import ModelCard
+from classifier.model import softmax
+
+from . import data as datasets
+from .evaluate import classification_metrics, fit_temperature, worst_mistakes
+from .export import DISPLAY, EMOJI, compare_with_default, export, promote
+from .report import write_report
+from .transfer import TransferClassifier, has_accelerator
+
+log = logging.getLogger(__name__)
+
+
+def device_description() -> str:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    if has_accelerator():
+        return f"{backend} GPU"
+    return f"CPU ({platform.processor() or platform.machine()}, {_cores()} cores)"
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def run(args) -> dict:
+    import keras
+
+    started = time.perf_counter()
+    dataset = datasets.discover(args.data)
+    if args.limit:
+        keep = np.concatenate([np.flatnonzero(dataset.labels == c)[: args.limit] for c in range(len(dataset.class_names))])
+        dataset = dataset.subset(np.sort(keep))
+    print(f"data: {len(dataset.paths)} images in {dataset.root} ({dataset.layout} layout), balance {dataset.balance()}")
+    splits = datasets.split(dataset.labels, args.val_fraction, args.test_fraction, args.seed)
+
+    model = TransferClassifier(
+        args.backbone, classes=len(dataset.class_names), weights=args.weights, mode=args.mode,
+        head_epochs=args.head_epochs, fine_tune_epochs=args.fine_tune_epochs, head_lr=args.head_lr,
+        fine_tune_lr=args.fine_tune_lr, batch_size=args.batch_size, seed=args.seed,
+        checkpoint_dir=None, progress=1 if args.progress else 2,
+    )
+    if args.mixed_precision == "on" or (args.mixed_precision == "auto" and has_accelerator()):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    size = model.spec.input_size
+
+    arrays, unreadable = {}, 0
+    for part in ("train", "val", "test"):
+        sub = dataset.subset(getattr(splits, part))
+        images, ok = datasets.load_arrays(sub.paths, size)
+        unreadable += int((~ok).sum())
+        arrays[part] = (images[ok], sub.labels[ok], [p for p, good in zip(sub.paths, ok) if good])
+    if unreadable:
+        print(f"skipped {unreadable} unreadable files")
+    (x_tr, y_tr, _), (x_va, y_va, _), (x_te, y_te, _) = arrays["train"], arrays["val"], arrays["test"]
+    if min(len(y_tr), len(y_va), len(y_te)) == 0:
+        raise SystemExit("error: too few readable images to make train, validation and test splits")
+
+    run_dir = Path(args.run_dir) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model.checkpoint_dir = str(run_dir)
+    print(f"training {model.spec.name} ({model.resolved_mode()} mode) on {device_description()}")
+    t0 = time.perf_counter()
+    model.fit(x_tr, y_tr, x_va, y_va)
+    train_seconds = time.perf_counter() - t0
+
+    temperature = fit_temperature(model.predict_logits(x_va), y_va)
+    test_logits = model.predict_logits(x_te)
+    names = dataset.class_names
+    raw = classification_metrics(softmax(test_logits), y_te, names)
+    test_probs = softmax(test_logits, temperature)
+    test = classification_metrics(test_probs, y_te, names)
+
+    version = args.version or f"{dt.date.today():%Y%m%d}-{model.spec.name}-{int(time.time()) % 100000:05d}"
+    reached = [p.reached_target_after_s for p in model.phases if p.reached_target_after_s]
+    report = {
+        "version": version, "backbone": model.spec.name, "backbone_source": model.spec.source,
+        "input_size": size, "mode": model.resolved_mode(), "device": device_description(),
+        "keras": keras.__version__, "backend": keras.backend.backend(), "class_names": names,
+        "data": {"root": str(dataset.root), "layout": dataset.layout, "images": len(dataset.paths),
+                 "unreadable": unreadable, "balance": dataset.balance()},
+        "split": {"seed": splits.seed, **splits.fractions, "train": len(y_tr), "val": len(y_va), "test": len(y_te)},
+        "temperature": temperature,
+        "metrics": {"test": test, "test_uncalibrated": raw},
+        "phases": [asdict(p) for p in model.phases],
+        "train_seconds": train_seconds, "target_accuracy": model.target_accuracy,
+        "time_to_target_s": min(reached) if reached else None,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    card = ModelCard(
+        version=version, labels=names, display_names={n: DISPLAY.get(n, n) for n in names},
+        emoji={n: EMOJI[n] for n in names if n in EMOJI}, input_size=size, backbone=model.spec.name,
+        temperature=temperature,
+        training_data={"dataset": dataset.root.name, "layout": dataset.layout, "images": len(dataset.paths),
+                       "split": report["split"]},
+        metrics={"test": {k: test[k] for k in ("count", "accuracy", "log_loss", "ece", "confusion")}},
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    artifact = export(model.model, card, Path(args.out))
+    write_report(artifact, report, x_te, test_probs, y_te, worst_mistakes(test_probs, y_te))
+
+    summary = {"artifact": str(artifact), "accuracy": test["accuracy"], "log_loss": test["log_loss"],
+               "ece": test["ece"], "temperature": temperature, "train_seconds": train_seconds,
+               "total_seconds": time.perf_counter() - started}
+    if args.promote:
+        better, verdict = compare_with_default(artifact, Path(args.out), x_te, y_te, names)
+        if better:
+            promote(artifact, Path(args.out))
+        summary["promoted"] = better
+        summary["promote_verdict"] = verdict
+    return summary

@@ -1,0 +1,101 @@
+"""The evaluation report next to an artifact: report.json, report.md and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def write_report(directory: Path, report: dict, test_images=None, test_probs=None, test_labels=None,
+                 mistakes=()) -> list[Path]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / "report.json", directory / "report.md"]
+    (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    written += _plots(directory, report, test_images, test_probs, test_labels, mistakes)
+    (directory / "report.md").write_text(markdown(report))
+    return written
+
+
+def markdown(r: dict) -> str:
+    t, names = r["metrics"]["test"], r["class_names"]
+    lines = [
+        f"# Evaluation report: {r['version']}", "",
+        f"Backbone `{r['backbone']}` ({r['backbone_source']}), input {r['input_size']}px, mode `{r['mode']}`, "
+        f"device {r['device']}, Keras {r['keras']} on {r['backend']}.", "",
+        f"Data: `{r['data']['root']}` ({r['data']['layout']} layout), {r['data']['images']} images, "
+        f"{r['data']['unreadable']} unreadable skipped; class balance {r['data']['balance']}.",
+        f"Split (seed {r['split']['seed']}, stratified): train {r['split']['train']}, "
+        f"validation {r['split']['val']}, test {r['split']['test']}.", "",
+        "## Test split", "",
+        "| metric | value |", "| --- | --- |",
+        f"| accuracy | {t['accuracy']:.4f} |",
+        f"| log loss (temperature-scaled) | {t['log_loss']:.4f} |",
+        f"| expected calibration error | {t['ece']:.4f} |",
+        f"| log loss before scaling | {r['metrics']['test_uncalibrated']['log_loss']:.4f} |",
+        f"| ECE before scaling | {r['metrics']['test_uncalibrated']['ece']:.4f} |",
+        f"| temperature (fitted on validation) | {r['temperature']:.3f} |", "",
+        "Confusion matrix (rows: true, columns: predicted):", "",
+        "| | " + " | ".join(names) + " |", "| --- " * (len(names) + 1) + "|",
+    ]
+    lines += [f"| {names[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(t["confusion"])]
+    lines += ["", "## Training", "", "| phase | epochs | seconds | images/s | val accuracy (last) |",
+              "| --- | --- | --- | --- | --- |"]
+    for p in r["phases"]:
+        acc = p["history"].get("val_accuracy", [None])[-1] if p["history"] else None
+        lines.append(f"| {p['name']} | {p['epochs']} | {p['seconds']:.1f} | {p['images_per_second']:.1f} | "
+                     f"{'' if acc is None else f'{acc:.4f}'} |")
+    reached = r.get("time_to_target_s")
+    lines += ["", f"Total training time {r['train_seconds']:.0f} s; validation accuracy reached "
+              f"{r['target_accuracy']:.1%} " + (f"after {reached:.0f} s." if reached else "never during training."),
+              "", "![curves](curves.png) ![reliability](reliability.png)", "", "![worst mistakes](mistakes.png)", ""]
+    return "\n".join(lines)
+
+
+def _plots(directory, report, images, probs, labels, mistakes) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    epoch0 = 0
+    for phase in report["phases"]:
+        h = phase["history"]
+        if not h:
+            continue
+        xs = np.arange(epoch0, epoch0 + len(h["loss"])) + 1
+        for key, ax in (("loss", axes[0]), ("accuracy", axes[1])):
+            ax.plot(xs, h[key], "o-", label=f"train ({phase['name']})")
+            ax.plot(xs, h["val_" + key], "s--", label=f"validation ({phase['name']})")
+        epoch0 += len(h["loss"])
+    for ax, title in zip(axes, ("loss", "accuracy")):
+        ax.set_title(title), ax.set_xlabel("epoch"), ax.legend(fontsize=7)
+    fig.tight_layout(), fig.savefig(directory / "curves.png", dpi=90), plt.close(fig)
+    out.append(directory / "curves.png")
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    bins = report["metrics"]["test"]["reliability"]
+    ax.plot([0, 1], [0, 1], "k:", label="perfect")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-",
+            label=f"test, ECE {report['metrics']['test']['ece']:.3f}")
+    ax.set_xlabel("confidence"), ax.set_ylabel("accuracy"), ax.legend(), ax.set_title("reliability")
+    fig.tight_layout(), fig.savefig(directory / "reliability.png", dpi=90), plt.close(fig)
+    out.append(directory / "reliability.png")
+
+    if images is not None and len(mistakes):
+        names = report["class_names"]
+        cols = min(4, len(mistakes))
+        rows = (len(mistakes) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, i in zip(axes.flat, mistakes):
+            ax.imshow(images[i])
+            ax.set_title(f"true {names[labels[i]]}\nsaid {names[probs[i].argmax()]} {probs[i].max():.0%}", fontsize=8)
+        fig.tight_layout(), fig.savefig(directory / "mistakes.png", dpi=70), plt.close(fig)
+        out.append(directory / "mistakes.png")
+    return out
