@@ -1,0 +1,63 @@
+"""``python -m classifier`` as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import jpeg_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd=ROOT):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "classifier", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    (d / "good.jpg").write_bytes(jpeg_bytes(Image.effect_noise((90, 70), 50).convert("RGB")))
+    (d / "notes.txt").write_text("not a photo")
+    (d / "empty.jpg").write_bytes(b"")
+    return d
+
+
+def test_human_output_and_bad_files(tiny_model_dir, files):
+    result = run_cli("--model", tiny_model_dir, files / "good.jpg", files / "notes.txt", files / "empty.jpg",
+                     files / "missing.png")
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{files / 'good.jpg'}: you are ")
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3 and all(": error: " in e for e in errors)
+    assert "Traceback" not in result.stderr
+
+
+def test_json_output(tiny_model_dir, files):
+    result = run_cli("--json", "--model", tiny_model_dir, files / "good.jpg", files / "notes.txt")
+    assert result.returncode == 1
+    good, bad = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert good["path"].endswith("good.jpg") and good["label"] in ("cat", "dog")
+    assert set(good["probabilities"]) == {"cat", "dog"}
+    assert sum(good["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert bad["path"].endswith("notes.txt") and bad["error"]
+
+
+def test_all_good_files_exit_zero(tiny_model_dir, files):
+    assert run_cli("--model", tiny_model_dir, files / "good.jpg").returncode == 0
+
+
+def test_no_model_is_one_clear_line(tmp_path, files):
+    result = run_cli("--model", tmp_path / "none", files / "good.jpg")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: model folder not found")
+    assert "Traceback" not in result.stderr

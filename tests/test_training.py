@@ -1,0 +1,171 @@
+"""The training package on small generated data: real fit / evaluate / export / reload."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier import Classifier
+from classifier.card import default_model_dir
+from training import data as datasets
+from training.evaluate import classification_metrics, fit_temperature, reliability
+from training.transfer import TransferClassifier
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def colour_photo(rng, colour, size=40):
+    base = np.array(colour, float) + rng.normal(0, 25, (size, size, 3))
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def kaggle_dir(tmp_path_factory):
+    """Kaggle layout: reddish 'cats' and bluish 'dogs', plus one broken file."""
+    root = tmp_path_factory.mktemp("kaggle")
+    (root / "train").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        colour_photo(rng, (200, 60, 60)).save(root / "train" / f"cat.{i}.jpg")
+        colour_photo(rng, (60, 60, 200)).save(root / "train" / f"dog.{i}.jpg")
+    (root / "train" / "cat.999.jpg").write_bytes(b"broken")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folders_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flowers")
+    rng = np.random.default_rng(1)
+    for name, colour in {"daisy": (240, 240, 240), "rose": (220, 30, 40), "tulip": (250, 200, 0)}.items():
+        (root / name).mkdir()
+        for i in range(8):
+            colour_photo(rng, colour).save(root / name / f"{i}.png")
+    return root
+
+
+def test_kaggle_layout(kaggle_dir):
+    ds = datasets.discover(kaggle_dir)
+    assert ds.layout == "kaggle" and ds.class_names == ["cat", "dog"]
+    assert ds.balance() == {"cat": 25, "dog": 24}
+
+
+def test_folder_layout_any_number_of_classes(folders_dir):
+    ds = datasets.discover(folders_dir)
+    assert ds.layout == "folders" and ds.class_names == ["daisy", "rose", "tulip"]
+    assert ds.balance() == {"daisy": 8, "rose": 8, "tulip": 8}
+
+
+def test_not_a_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no dataset found"):
+        datasets.discover(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        datasets.discover(tmp_path / "missing")
+
+
+def test_splits_are_deterministic_stratified_and_disjoint():
+    labels = np.array([0] * 100 + [1] * 50)
+    a, b = datasets.split(labels, seed=7), datasets.split(labels, seed=7)
+    assert all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("train", "val", "test"))
+    assert not np.array_equal(a.test, datasets.split(labels, seed=8).test)
+    parts = np.concatenate([a.train, a.val, a.test])
+    assert len(parts) == 150 and len(set(parts.tolist())) == 150
+    assert (labels[a.test] == 0).sum() == 10 and (labels[a.test] == 1).sum() == 5
+
+
+def test_unreadable_files_are_skipped_and_counted(kaggle_dir):
+    ds = datasets.discover(kaggle_dir)
+    images, ok = datasets.load_arrays(ds.paths, 32)
+    assert images.shape == (49, 32, 32, 3) and (~ok).sum() == 1
+
+
+@pytest.mark.parametrize("mode", ["cached", "end-to-end"])
+def test_fit_learns_separable_data(kaggle_dir, mode):
+    ds = datasets.discover(kaggle_dir)
+    images, ok = datasets.load_arrays(ds.paths, 32)
+    x, y = images[ok], ds.labels[ok]
+    model = TransferClassifier("tiny_cnn", weights=None, mode=mode, head_epochs=8, fine_tune_epochs=0,
+                               head_lr=3e-3, batch_size=16, progress=0)
+    model.fit(x, y, x, y)
+    assert model.evaluate(x, y)["accuracy"] >= 0.9
+    assert [p.name for p in model.phases][-1] == "head" and model.phases[-1].images_per_second > 0
+
+
+def test_fine_tune_freezes_batchnorm_and_bottom():
+    from training.backbones import get_backbone
+
+    spec = get_backbone("efficientnet_lite0")
+    model = TransferClassifier(spec, weights=None)
+    model.build()
+    model._set_trainable("head")
+    assert [l.name for l in model.model.layers if l.trainable and l.weights] == ["logits"]
+    model._set_trainable("fine-tune")
+    trainable = [l.name for l in model.model.layers if l.trainable and l.weights]
+    assert "conv_head" in trainable and "blocks_15_project_conv" in trainable
+    assert "blocks_14_project_conv" not in trainable and not any("bn" in n for n in trainable)
+
+
+def test_calibration_helpers():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2000)
+    # true log-odds are 2x; these logits say 6x: overconfident, so the fitted temperature is ~3
+    logits = np.stack([np.zeros(2000), 6.0 * ((labels * 2 - 1) + rng.normal(0, 1, 2000))], 1)
+    t = fit_temperature(logits, labels)
+    from classifier.model import softmax
+
+    before = classification_metrics(softmax(logits), labels)
+    after = classification_metrics(softmax(logits, t), labels)
+    assert 2.5 < t < 3.5 and after["log_loss"] < before["log_loss"] and after["ece"] < before["ece"]
+    perfect = np.eye(2)[labels]
+    assert reliability(perfect, labels)["ece"] == pytest.approx(0.0)
+
+
+def args_for(data, out, **kw):
+    base = dict(data=str(data), backbone="tiny_cnn", weights=None, mode="auto", head_epochs=4, fine_tune_epochs=0,
+                head_lr=3e-3, fine_tune_lr=1e-4, batch_size=16, val_fraction=0.25, test_fraction=0.25, seed=3,
+                limit=None, mixed_precision="off", out=str(out), run_dir=str(out / "runs"), version=None,
+                promote=True, progress=False)
+    return Namespace(**{**base, **kw})
+
+
+def test_pipeline_exports_a_model_the_classifier_loads(folders_dir, tmp_path):
+    from training.pipeline import run
+
+    summary = run(args_for(folders_dir, tmp_path, version="flowers-1"))
+    artifact = Path(summary["artifact"])
+    assert summary["promoted"] and default_model_dir(tmp_path) == artifact
+    for name in ("model.keras", "card.json", "report.json", "report.md", "curves.png", "reliability.png"):
+        assert (artifact / name).is_file(), name
+    clf = Classifier.load(artifact)
+    assert clf.card.labels == ["daisy", "rose", "tulip"] and clf.card.metrics["test"]["count"] == 6
+    pred = clf.predict(folders_dir / "rose" / "0.png")
+    assert sum(pred.percentages.values()) == 100
+    assert "Test split" in (artifact / "report.md").read_text()
+
+
+def test_promote_only_when_better(kaggle_dir, tmp_path):
+    from training.pipeline import run
+
+    good = run(args_for(kaggle_dir, tmp_path, version="good", head_epochs=8))
+    assert good["promoted"] and good["accuracy"] >= 0.9
+    worse = run(args_for(kaggle_dir, tmp_path, version="worse", head_epochs=0))  # untrained head
+    assert not worse["promoted"] and "current default good" in worse["promote_verdict"]
+    assert default_model_dir(tmp_path).name == "good"
+
+
+def test_cli_help_documents_every_option():
+    out = subprocess.run([sys.executable, "-m", "training", "--help"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120).stdout
+    for option in ("--data", "--backbone", "--epochs", "--out", "--promote", "--mode", "--limit", "--seed"):
+        assert option in out
+
+
+def test_cli_bad_data_dir_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "training", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: dataset directory not found")
