@@ -1,0 +1,177 @@
+"""Wiring: configuration + classifier -> a python-telegram-bot Application, run by polling or
+webhook, stopped gracefully (in-flight photos are answered before exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, MessageHandler, filters
+
+from classifier import Classifier
+
+from . import handlers
+from .config import Config
+from .leaderboard import Leaderboard
+from .ratelimit import RateLimiter
+from .scoring import Scorer
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram"
+
+
+class BotState:
+    """Everything the handlers share, kept in ``application.bot_data['state']``."""
+
+    def __init__(self, config: Config, classifier: Classifier):
+        self.config = config
+        self.scorer = Scorer(classifier, config.max_pending)
+        self.leaderboard = Leaderboard(config.state_dir / "leaderboard.json")
+        self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s)
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def in_flight(self):
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
+
+class RedactToken(logging.Filter):
+    """Belt and braces: no log line may contain the token, whatever library wrote it."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
+def configure_logging(config: Config, level=logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with the token
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(config.token))
+
+
+def build_application(config: Config, classifier: Classifier) -> Application:
+    application = _builder(config).build()
+    application.bot_data["state"] = BotState(config, classifier)
+    add_handlers(application)
+    return application
+
+
+def _builder(config: Config):
+    builder = (
+        ApplicationBuilder()
+        .token(config.token)
+        .base_url(config.api_base_url)
+        .base_file_url(config.file_base_url)
+        .concurrent_updates(256)  # many users at once; inference itself is serialised in Scorer
+        .rate_limiter(AIORateLimiter(max_retries=3))  # honours 429 retry_after
+        .connection_pool_size(64)
+        .get_updates_connection_pool_size(2)
+    )
+    if config.webhook_url:
+        builder = builder.updater(None)
+    return builder
+
+
+def add_handlers(application: Application) -> None:
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    image = filters.PHOTO | filters.Document.IMAGE
+    application.add_handlers([
+        CommandHandler("start", handlers.start),
+        CommandHandler("help", handlers.help_command),
+        CommandHandler("about", handlers.about),
+        CommandHandler("privacy", handlers.privacy),
+        CommandHandler("top", handlers.top),
+        CommandHandler("mirror", handlers.mirror_command),
+        MessageHandler(private & image, handlers.private_image),
+        MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
+        MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.text_hint),
+        MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, handlers.not_an_image),
+    ])
+    application.add_error_handler(handlers.on_error)
+
+
+async def run(config: Config, classifier: Classifier, stop: asyncio.Event | None = None,
+              ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or ``stop``), then answer in-flight photos and exit."""
+    application = build_application(config, classifier)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    state: BotState = application.bot_data["state"]
+    runner = None
+    async with application:
+        if config.webhook_url:
+            runner = await start_webhook_server(application, config)
+            await application.bot.set_webhook(config.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                                              secret_token=config.webhook_secret,
+                                              allowed_updates=Update.ALL_TYPES)
+        else:
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        await application.start()
+        log.info("ready: model %s, %s", state.scorer.card.version, "webhook" if config.webhook_url else "polling")
+        if ready:
+            ready.set()
+        await stop.wait()
+        log.info("stopping: finishing photos in flight")
+        if application.updater and application.updater.running:
+            await application.updater.stop()
+        if runner:
+            await runner.cleanup()
+        await state.drain()
+        await application.stop()
+    state.scorer.close()
+
+
+async def start_webhook_server(application: Application, config: Config) -> web.AppRunner:
+    async def telegram_update(request: web.Request) -> web.Response:
+        if config.webhook_secret:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if not hmac.compare_digest(given, config.webhook_secret):
+                return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), application.bot)
+        except (json.JSONDecodeError, ValueError, KeyError, TypeError):
+            return web.Response(status=400)
+        await application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    async def healthz(request: web.Request) -> web.Response:
+        card = application.bot_data["state"].scorer.card
+        return web.json_response({"status": "ok", "model": card.version})
+
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post(WEBHOOK_PATH, telegram_update)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.listen, config.port).start()
+    return runner

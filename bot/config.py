@@ -1,0 +1,56 @@
+"""Configuration, read once from the environment at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    token: str
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    model_dir: Path | None = None  # None: the shipped default model
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    port: int = 8080
+    listen: str = "0.0.0.0"
+    state_dir: Path = Path("state")
+    rate_limit: int = 6  # photos per user ...
+    rate_window_s: float = 60.0  # ... per this many seconds
+    max_pending: int = 64  # photos waiting for the model before we say "busy"
+    admins: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_env(cls, env=None) -> "Config":
+        env = os.environ if env is None else env
+        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if not token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)")
+        try:
+            return cls(
+                token=token,
+                api_base_url=env.get("TELEGRAM_API_BASE_URL", cls.api_base_url),
+                file_base_url=env.get("TELEGRAM_FILE_BASE_URL", cls.file_base_url),
+                model_dir=Path(env["MODEL_DIR"]) if env.get("MODEL_DIR") else None,
+                webhook_url=env.get("WEBHOOK_URL") or None,
+                webhook_secret=env.get("WEBHOOK_SECRET") or None,
+                port=int(env.get("PORT", cls.port)),
+                listen=env.get("LISTEN", cls.listen),
+                state_dir=Path(env.get("STATE_DIR", cls.state_dir)),
+                rate_limit=int(env.get("RATE_LIMIT", cls.rate_limit)),
+                rate_window_s=float(env.get("RATE_WINDOW_SECONDS", cls.rate_window_s)),
+                max_pending=int(env.get("MAX_PENDING", cls.max_pending)),
+                admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad setting: {exc}") from None
+
+    def __repr__(self) -> str:  # never print the token
+        return f"Config(api_base_url={self.api_base_url!r}, webhook={bool(self.webhook_url)}, port={self.port})"

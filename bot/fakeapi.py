@@ -1,0 +1,256 @@
+"""A local, protocol-level stand-in for the Telegram Bot API (aiohttp, 127.0.0.1).
+
+It speaks the same HTTP as api.telegram.org for the methods this bot uses, so the real
+python-telegram-bot ``Application`` runs against it unchanged through the two base-URL
+settings. The end-to-end tests drive it; it can also inject failures (429 flood control,
+500s) and measures nothing itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import ClientSession, web
+
+BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "Mirror Mirror", "username": "mirror_mirror_test_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
+MAX_FILE = 20 * 1024 * 1024
+
+
+@dataclass
+class Sent:
+    method: str
+    params: dict
+    message: dict | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeBotAPI:
+    def __init__(self, token: str = "123456:TEST-token"):
+        self.token = token
+        self.updates: list[dict] = []
+        self.sent: list[Sent] = []
+        self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (content, claimed size)
+        self.webhook: dict | None = None
+        self.calls: dict[str, int] = {}
+        self._failures: dict[str, list[tuple[int, dict]]] = {}
+        self._ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self._new_update = asyncio.Condition()
+        self._new_sent = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> "FakeBotAPI":
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def file_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # -- what a test or the playground does ----------------------------------------------------
+    def fail_next(self, method: str, status: int = 429, times: int = 1, retry_after: int = 1) -> None:
+        params = {"retry_after": retry_after} if status == 429 else {}
+        self._failures.setdefault(method, []).extend([(status, params)] * times)
+
+    def add_file(self, content: bytes, claimed_size: int | None = None) -> str:
+        file_id = f"file-{next(self._ids)}"
+        self.files[file_id] = (content, claimed_size if claimed_size is not None else len(content))
+        return file_id
+
+    def photo_sizes(self, content: bytes, width: int = 800, height: int = 600) -> list[dict]:
+        """Telegram offers several sizes of each photo; here each points at the same bytes
+        except the thumbnail, which is deliberately unreadable so picking it shows up."""
+        small = self.add_file(b"thumbnail-not-to-be-used")
+        big = self.add_file(content)
+        return [
+            {"file_id": small, "file_unique_id": small, "width": 90, "height": 68, "file_size": 24},
+            {"file_id": big, "file_unique_id": big, "width": width, "height": height, "file_size": len(content)},
+        ]
+
+    def message(self, chat: dict, user: dict, **fields) -> dict:
+        return {"message_id": next(self._ids), "date": int(time.time()), "chat": chat, "from": user, **fields}
+
+    async def push(self, message: dict | None = None, **update) -> int:
+        """Queue an update (or deliver it to the webhook if one is set)."""
+        update_id = next(self._update_ids)
+        update = {"update_id": update_id, **({"message": message} if message else {}), **update}
+        if self.webhook:
+            headers = {}
+            if self.webhook.get("secret_token"):
+                headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+            async with ClientSession() as session:
+                async with session.post(self.webhook["url"], json=update, headers=headers) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"webhook answered {response.status}")
+        else:
+            async with self._new_update:
+                self.updates.append(update)
+                self._new_update.notify_all()
+        return update_id
+
+    async def wait_sent(self, predicate, count: int = 1, timeout: float = 30.0) -> list[Sent]:
+        """Wait until ``count`` sent messages match ``predicate``; return them."""
+        async def enough():
+            async with self._new_sent:
+                while len(matched := [s for s in self.sent if predicate(s)]) < count:
+                    await self._new_sent.wait()
+                return matched
+
+        return await asyncio.wait_for(enough(), timeout)
+
+    def replies_to(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.sent if s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id]
+
+    # -- the HTTP side ---------------------------------------------------------------------------
+    async def _params(self, request: web.Request) -> dict:
+        if request.content_type == "application/json":
+            return await request.json()
+        form = await request.post()
+        out = {}
+        for key, value in form.items():
+            if hasattr(value, "file"):
+                out[key] = value.file.read()
+            elif key in STRING_FIELDS:
+                out[key] = value
+            else:
+                try:
+                    out[key] = json.loads(value)
+                except (json.JSONDecodeError, TypeError):
+                    out[key] = value
+        out.update({k: v for k, v in request.query.items() if k not in out})
+        return out
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        self.calls[method] = self.calls.get(method, 0) + 1
+        params = await self._params(request)
+        failures = self._failures.get(method)
+        if failures:
+            status, extra = failures.pop(0)
+            return _error(status, "Too Many Requests: retry later" if status == 429 else "Internal Server Error", extra)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _error(404, f"Not Found: method {method} is not implemented by the fake server")
+        try:
+            result = await handler(params)
+        except _ApiError as exc:
+            return _error(400, exc.args[0])
+        return web.json_response({"ok": True, "result": result})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].split(".")[0]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id][0], content_type="application/octet-stream")
+
+    # -- Bot API methods ---------------------------------------------------------------------------
+    async def _m_getMe(self, p):
+        return BOT_USER
+
+    async def _m_getUpdates(self, p):
+        offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
+        limit = int(p.get("limit") or 100)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        async with self._new_update:
+            if not self.updates and timeout:
+                try:
+                    await asyncio.wait_for(self._new_update.wait(), min(timeout, 2.0))
+                except asyncio.TimeoutError:
+                    pass
+        return self.updates[:limit]
+
+    async def _m_deleteWebhook(self, p):
+        self.webhook = None
+        return True
+
+    async def _m_setWebhook(self, p):
+        self.webhook = {"url": p["url"], "secret_token": p.get("secret_token")}
+        return True
+
+    async def _m_getWebhookInfo(self, p):
+        return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
+
+    async def _record(self, method, p, **content):
+        chat_id = p["chat_id"]
+        message = {"message_id": next(self._ids), "date": int(time.time()), "from": BOT_USER,
+                   "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"}, **content}
+        reply = p.get("reply_parameters") or ({"message_id": p["reply_to_message_id"]} if "reply_to_message_id" in p else None)
+        if reply:
+            message["reply_to_message_id"] = reply["message_id"]
+        async with self._new_sent:
+            self.sent.append(Sent(method, p, message))
+            self._new_sent.notify_all()
+        return message
+
+    async def _m_sendMessage(self, p):
+        if not str(p.get("text", "")).strip():
+            raise _ApiError("Bad Request: message text is empty")
+        return await self._record("sendMessage", p, text=p["text"])
+
+    async def _m_sendPhoto(self, p):
+        photo = p.get("photo")
+        content = photo if isinstance(photo, bytes) else self.files.get(str(photo), (b"", 0))[0]
+        file_id = self.add_file(content)
+        sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1, "file_size": len(content)}]
+        return await self._record("sendPhoto", p, photo=sizes, caption=p.get("caption", ""))
+
+    async def _m_sendChatAction(self, p):
+        async with self._new_sent:
+            self.sent.append(Sent("sendChatAction", p))
+        return True
+
+    async def _m_getFile(self, p):
+        file_id = str(p["file_id"])
+        if file_id not in self.files:
+            raise _ApiError("Bad Request: invalid file_id")
+        content, size = self.files[file_id]
+        if size > MAX_FILE:
+            raise _ApiError("Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": f"photos/{file_id}.jpg"}
+
+    async def _m_answerCallbackQuery(self, p):
+        return True
+
+    async def _m_setMyCommands(self, p):
+        return True
+
+    async def _m_editMessageText(self, p):
+        return await self._record("editMessageText", p, text=p["text"])
+
+
+class _ApiError(Exception):
+    pass
+
+
+def _error(status: int, description: str, parameters: dict | None = None) -> web.Response:
+    body = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)

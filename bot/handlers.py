@@ -1,0 +1,191 @@
+"""One small async function per kind of message. Wiring lives in ``app.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from telegram import Message, Update, User
+from telegram.constants import ChatAction, ChatType
+from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.ext import ContextTypes
+
+from classifier import UnreadableImage
+
+from .scoring import Busy
+from .texts import label_name, result_message, text
+
+log = logging.getLogger(__name__)
+MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
+PHOTO_MIN_SIDE = 480  # enough for a 224-px model; larger sizes only cost bandwidth
+MIRROR_CAPTION = re.compile(r"(?i)(^|\s)/mirror(@\w+)?\b")
+
+
+def lang(update: Update) -> str:
+    user = update.effective_user
+    return user.language_code if user else "en"
+
+
+async def send(coro_factory, attempts: int = 4):
+    """Retry a send on transient network errors (429s are retried by the rate limiter)."""
+    for attempt in range(attempts):
+        try:
+            return await coro_factory()
+        except RetryAfter as exc:  # only reached if the limiter gave up
+            await asyncio.sleep(float(getattr(exc.retry_after, "total_seconds", lambda: exc.retry_after)()))
+        except (TimedOut, NetworkError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+    return await coro_factory()
+
+
+async def reply(message: Message, body: str):
+    return await send(lambda: message.reply_text(body, do_quote=True))
+
+
+# -- commands -----------------------------------------------------------------------------------
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "start"))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "help"))
+
+
+async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    card = context.bot_data["state"].scorer.card
+    accuracy = card.metrics.get("test", {}).get("accuracy")
+    shown = f"{accuracy:.1%}" if isinstance(accuracy, (int, float)) else "n/a"
+    await reply(update.effective_message, text(lang(update), "about", version=card.version,
+                                               backbone=card.backbone, accuracy=shown))
+
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "privacy"))
+
+
+async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = context.bot_data["state"]
+    language, chat_id = lang(update), update.effective_chat.id
+    lines = []
+    for label in state.scorer.card.labels:
+        ranked = state.leaderboard.top(chat_id, label)
+        if ranked:
+            lines.append(text(language, "top_most", name=label_name(language, label, state.scorer.card)))
+            lines += [text(language, "top_line", rank=i + 1, name=name, percent=round(p * 100))
+                      for i, (name, p) in enumerate(ranked)]
+    body = text(language, "top_title") + "\n\n" + "\n".join(lines) if lines else text(language, "top_empty")
+    await reply(update.effective_message, body)
+
+
+# -- photos -------------------------------------------------------------------------------------
+async def private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await play(update, context, update.effective_message, update.effective_user)
+
+
+async def group_caption(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo sent to a group with /mirror in its caption."""
+    await play(update, context, update.effective_message, update.effective_user)
+
+
+async def mirror_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mirror as a reply to a photo scores that photo, for the photo's sender."""
+    message = update.effective_message
+    target = message.reply_to_message
+    if target and has_image(target):
+        await play(update, context, target, target.from_user or update.effective_user, reply_to=message)
+    elif has_image(message):
+        await play(update, context, message, update.effective_user)
+    else:
+        key = "hint" if update.effective_chat.type == ChatType.PRIVATE else "group_hint"
+        await reply(message, text(lang(update), key))
+
+
+async def mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """@bot in a photo's caption, or in a reply to a photo."""
+    message = update.effective_message
+    if not mentions_me(message, context.bot.username):
+        return
+    await mirror_command(update, context)
+
+
+async def not_an_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "not_image"))
+
+
+async def text_hint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "hint"))
+
+
+def has_image(message: Message) -> bool:
+    doc = message.document
+    return bool(message.photo) or bool(doc and (doc.mime_type or "").startswith("image/"))
+
+
+def mentions_me(message: Message, username: str | None) -> bool:
+    if not username:
+        return False
+    entities = message.parse_entities(["mention"]) or message.parse_caption_entities(["mention"])
+    return any(v.lower() == "@" + username.lower() for v in entities.values())
+
+
+def pick_file(message: Message):
+    """(file_id, size in bytes or None) of the photo size worth downloading."""
+    if message.photo:
+        sizes = sorted(message.photo, key=lambda p: p.width * p.height)
+        chosen = next((p for p in sizes if min(p.width, p.height) >= PHOTO_MIN_SIDE), sizes[-1])
+        return chosen.file_id, chosen.file_size
+    return message.document.file_id, message.document.file_size
+
+
+async def play(update: Update, context: ContextTypes.DEFAULT_TYPE, photo_message: Message, player: User,
+               reply_to: Message | None = None) -> None:
+    state = context.bot_data["state"]
+    language = lang(update)
+    answer_to = reply_to or update.effective_message
+    async with state.in_flight():
+        wait = state.rate_limiter.check(update.effective_user.id)
+        if wait:
+            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+            return
+        file_id, size = pick_file(photo_message)
+        if size and size > MAX_DOWNLOAD:
+            await reply(answer_to, text(language, "too_large"))
+            return
+        chat = update.effective_chat
+        await send(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING))
+        try:
+            tg_file = await send(lambda: context.bot.get_file(file_id))
+            data = bytes(await send(lambda: tg_file.download_as_bytearray()))
+            prediction = await state.scorer.score(data)
+        except UnreadableImage as exc:
+            await reply(answer_to, text(language, "unreadable", reason=str(exc)))
+            return
+        except Busy:
+            await reply(answer_to, text(language, "busy"))
+            return
+        except Exception as exc:
+            if "too big" in str(exc).lower():  # the Bot API's own answer for files over 20 MB
+                await reply(answer_to, text(language, "too_large"))
+                return
+            raise
+        group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        name = player.first_name if group and player else None
+        await reply(answer_to, result_message(language, prediction, state.scorer.card, name))
+        if group and player:
+            state.leaderboard.record(chat.id, player.id, player.full_name, prediction.probabilities)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log what failed (never the photo or the token) and still answer the user."""
+    error = context.error
+    update_id = getattr(update, "update_id", None)
+    log.error("update %s failed: %s: %s", update_id, type(error).__name__, error,
+              exc_info=(type(error), error, error.__traceback__) if error else None)
+    if isinstance(update, Update) and update.effective_message:
+        try:
+            await reply(update.effective_message, text(lang(update), "error"))
+        except Exception as exc:  # nothing more we can do; the log line above has the cause
+            log.error("could not send the error reply for update %s: %s", update_id, type(exc).__name__)

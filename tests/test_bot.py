@@ -1,0 +1,288 @@
+"""End to end over real HTTP: the real PTB Application against the protocol-level fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.app import run
+from bot.config import Config
+from bot.fakeapi import BOT_USER, FakeBotAPI
+from classifier import Classifier
+from tests.conftest import jpeg_bytes, png_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUP = {"id": -100500, "type": "supergroup", "title": "Friends"}
+
+
+def user(uid: int, name: str = "Ann", lang: str = "en") -> dict:
+    return {"id": uid, "is_bot": False, "first_name": name, "last_name": "Lee", "language_code": lang}
+
+
+def private(uid: int) -> dict:
+    return {"id": uid, "type": "private", "first_name": "Ann"}
+
+
+def photo_bytes(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    return jpeg_bytes(Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Harness:
+    def __init__(self, fake: FakeBotAPI, classifier, state_dir: Path, **overrides):
+        self.fake, self.classifier, self.state_dir, self.overrides = fake, classifier, state_dir, overrides
+
+    async def __aenter__(self):
+        settings = dict(token=self.fake.token, api_base_url=self.fake.api_base_url,
+                        file_base_url=self.fake.file_base_url, state_dir=self.state_dir, rate_limit=1000)
+        self.config = Config(**{**settings, **self.overrides})
+        self.stop, ready = asyncio.Event(), asyncio.Event()
+        self.task = asyncio.create_task(run(self.config, self.classifier, self.stop, ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.stop.set()
+        await asyncio.wait_for(self.task, 60)
+
+
+@pytest.fixture
+async def fake():
+    server = await FakeBotAPI().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(fake, tiny_classifier, tmp_path):
+    async with Harness(fake, tiny_classifier, tmp_path) as harness:
+        yield harness
+
+
+async def send_photo(fake, chat, frm, content=None, caption=None, **extra) -> dict:
+    fields = {"photo": fake.photo_sizes(content or photo_bytes())}
+    if caption:
+        fields["caption"] = caption
+    message = fake.message(chat, frm, **fields, **extra)
+    await fake.push(message)
+    return message
+
+
+async def reply_in(fake, chat_id, count=1, timeout=30):
+    sent = await fake.wait_sent(lambda s: s.method == "sendMessage" and int(s.params["chat_id"]) == chat_id,
+                                count, timeout)
+    return sent
+
+
+# -- private chats --------------------------------------------------------------------------------
+async def test_private_photo_gets_a_reply_with_percentages(fake, bot):
+    message = await send_photo(fake, private(1), user(1))
+    (answer,) = await reply_in(fake, 1)
+    text = answer.params["text"]
+    assert text.startswith("you are ") and "% puppy" in text and "% kitty" in text
+    percents = [int(w.rstrip("%")) for w in text.splitlines()[0].replace(",", "").split() if w.endswith("%")]
+    assert sum(percents) == 100 and ("█" in text or "░" in text)
+    assert answer.params["reply_parameters"]["message_id"] == message["message_id"]
+    assert any(s.method == "sendChatAction" for s in fake.sent)
+
+
+async def test_image_document_is_scored(fake, bot):
+    file_id = fake.add_file(png_bytes(Image.new("RGBA", (50, 40), (9, 9, 9, 128))))
+    doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": "me.png", "mime_type": "image/png", "file_size": 99}
+    await fake.push(fake.message(private(2), user(2), document=doc))
+    (answer,) = await reply_in(fake, 2)
+    assert answer.params["text"].startswith("you are ")
+
+
+async def test_korean_user_gets_korean(fake, bot):
+    await send_photo(fake, private(3), user(3, lang="ko"))
+    (answer,) = await reply_in(fake, 3)
+    assert answer.params["text"].startswith("당신은") and "강아지" in answer.params["text"]
+
+
+@pytest.mark.parametrize("kind", ["text", "video", "audio", "voice", "pdf", "sticker", "corrupt", "too_big_doc",
+                                  "too_big_photo"])
+async def test_everything_gets_an_answer(fake, bot, kind):
+    chat, frm = private(10), user(10)
+    broken = fake.add_file(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    media = {"file_id": "v1", "file_unique_id": "v1", "duration": 3}
+    fields = {
+        "text": {"text": "hello mirror"},
+        "video": {"video": {**media, "width": 10, "height": 10}},
+        "audio": {"audio": media},
+        "voice": {"voice": media},
+        "pdf": {"document": {"file_id": "d1", "file_unique_id": "d1", "mime_type": "application/pdf"}},
+        "sticker": {"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 5, "height": 5,
+                                "is_animated": False, "is_video": False}},
+        "corrupt": {"document": {"file_id": broken, "file_unique_id": broken, "mime_type": "image/jpeg"}},
+        "too_big_doc": {"document": {"file_id": "big", "file_unique_id": "big", "mime_type": "image/jpeg",
+                                     "file_size": 25 * 1024 * 1024}},
+        "too_big_photo": {"photo": [{"file_id": fake.add_file(b"x", claimed_size=30 * 1024 * 1024),
+                                     "file_unique_id": "p", "width": 9000, "height": 9000}]},
+    }[kind]
+    await fake.push(fake.message(chat, frm, **fields))
+    (answer,) = await reply_in(fake, 10)
+    expected = {"text": "Send me a photo", "video": "only read photos", "audio": "only read photos",
+                "voice": "only read photos", "pdf": "only read photos", "sticker": "only read photos",
+                "corrupt": "couldn't read that image", "too_big_doc": "too large", "too_big_photo": "too large"}[kind]
+    assert expected in answer.params["text"]
+
+
+@pytest.mark.parametrize("command,expected", [("/start", "selfie"), ("/help", "/top"), ("/about", "tiny-1"),
+                                              ("/privacy", "never store")])
+async def test_commands(fake, bot, command, expected):
+    entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    await fake.push(fake.message(private(4), user(4), text=command, entities=entities))
+    (answer,) = await reply_in(fake, 4)
+    assert expected in answer.params["text"]
+
+
+async def test_internal_error_still_gets_a_reply(fake, bot):
+    fake.fail_next("getFile", status=500, times=10)
+    await send_photo(fake, private(5), user(5))
+    (answer,) = await reply_in(fake, 5)
+    assert "Something went wrong" in answer.params["text"]
+
+
+async def test_flood_control_429_is_retried_not_dropped(fake, bot):
+    fake.fail_next("sendMessage", status=429, retry_after=1, times=1)
+    started = time.monotonic()
+    await send_photo(fake, private(6), user(6))
+    (answer,) = await reply_in(fake, 6)
+    assert answer.params["text"].startswith("you are ") and time.monotonic() - started >= 1.0
+    await asyncio.sleep(0.3)
+    assert len(fake.replies_to(6)) == 1
+
+
+async def test_rate_limit_is_friendly(fake, tiny_classifier, tmp_path):
+    async with Harness(fake, tiny_classifier, tmp_path, rate_limit=2, rate_window_s=60):
+        for i in range(3):
+            await send_photo(fake, private(7), user(7), photo_bytes(i))
+        answers = await reply_in(fake, 7, count=3)
+    texts = sorted(a.params["text"] for a in answers)
+    assert sum(t.startswith("you are") for t in texts) == 2
+    assert any("Try again in" in t for t in texts)
+
+
+async def test_fifty_users_at_once_each_answered_once(fake, bot):
+    await asyncio.gather(*(send_photo(fake, private(1000 + i), user(1000 + i), photo_bytes(i)) for i in range(50)))
+    await fake.wait_sent(lambda s: s.method == "sendMessage" and int(s.params["chat_id"]) >= 1000, count=50, timeout=90)
+    await asyncio.sleep(0.5)
+    for i in range(50):
+        replies = fake.replies_to(1000 + i)
+        assert len(replies) == 1 and replies[0].params["text"].startswith("you are ")
+
+
+# -- groups ---------------------------------------------------------------------------------------
+async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifier, tmp_path):
+    ann, bob, cid = user(21, "Ann"), user(22, "Bob"), GROUP["id"]
+    async with Harness(fake, tiny_classifier, tmp_path):
+        # 1. photo with /mirror in the caption
+        await send_photo(fake, GROUP, ann, caption="/mirror me!",
+                         caption_entities=[{"type": "bot_command", "offset": 0, "length": 7}])
+        (first,) = await reply_in(fake, cid)
+        assert first.params["text"].startswith("Ann, you are ")
+        # 2. a plain photo gets no answer (it is not addressed to the bot) ...
+        plain = await send_photo(fake, GROUP, bob, photo_bytes(5))
+        await asyncio.sleep(0.5)
+        assert len(fake.replies_to(cid)) == 1
+        # ... until someone replies /mirror to it: Bob is scored, in the thread
+        await fake.push(fake.message(GROUP, ann, text="/mirror", reply_to_message=plain,
+                                     entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
+        second = (await reply_in(fake, cid, 2))[1]
+        assert second.params["text"].startswith("Bob, you are ")
+        # 3. mentioning the bot in a caption
+        mention = "@" + BOT_USER["username"]
+        await send_photo(fake, GROUP, bob, photo_bytes(6), caption=f"{mention} what am I?",
+                         caption_entities=[{"type": "mention", "offset": 0, "length": len(mention)}])
+        third = (await reply_in(fake, cid, 3))[2]
+        assert third.params["text"].startswith("Bob, you are ")
+        # /mirror with nothing to look at gets a hint
+        await fake.push(fake.message(GROUP, bob, text="/mirror",
+                                     entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
+        assert "Reply /mirror to a photo" in (await reply_in(fake, cid, 4))[3].params["text"]
+    async with Harness(fake, tiny_classifier, tmp_path):  # a restart: same state dir
+        await fake.push(fake.message(GROUP, ann, text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
+        board = (await reply_in(fake, cid, 5))[4].params["text"]
+    assert "Leaderboard" in board and "Most puppy" in board and "Most kitty" in board
+    assert "Ann Lee" in board and "Bob Lee" in board
+    assert not any(p.suffix == ".jpg" for p in tmp_path.rglob("*"))  # scores only, never photos
+
+
+async def test_top_in_a_fresh_chat(fake, bot):
+    chat = {"id": -999, "type": "group", "title": "Empty"}
+    await fake.push(fake.message(chat, user(30), text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
+    (answer,) = await reply_in(fake, -999)
+    assert "No scores" in answer.params["text"]
+
+
+# -- running it -----------------------------------------------------------------------------------
+async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_path):
+    port = free_port()
+    async with Harness(fake, tiny_classifier, tmp_path, webhook_url=f"http://127.0.0.1:{port}",
+                       webhook_secret="s3cret", port=port, listen="127.0.0.1"):
+        assert fake.webhook == {"url": f"http://127.0.0.1:{port}/telegram", "secret_token": "s3cret"}
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                assert r.status == 200 and (await r.json())["model"] == "tiny-1"
+            async with session.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1},
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403
+        await send_photo(fake, private(40), user(40))  # delivered by POST to the webhook
+        (answer,) = await reply_in(fake, 40)
+        assert answer.params["text"].startswith("you are ")
+
+
+class SlowClassifier(Classifier):
+    """The real classifier, slowed so a stop arrives while a photo is in flight."""
+
+    def predict(self, image):
+        time.sleep(1.5)
+        return super().predict(image)
+
+
+async def test_stop_finishes_photos_in_flight(fake, tiny_model_dir, tmp_path):
+    slow = Classifier.load(tiny_model_dir)
+    slow.__class__ = SlowClassifier
+    harness = Harness(fake, slow, tmp_path)
+    await harness.__aenter__()
+    await send_photo(fake, private(50), user(50))
+    await fake.wait_sent(lambda s: s.method == "sendChatAction" and int(s.params["chat_id"]) == 50)
+    harness.stop.set()  # what SIGTERM does
+    await asyncio.wait_for(harness.task, 60)
+    assert [s.params["text"][:8] for s in fake.replies_to(50)] == ["you are "]
+
+
+def run_bot(env_extra, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=timeout)
+
+
+def test_missing_token_fails_fast_with_one_line():
+    result = run_bot({})
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)")
+
+
+def test_missing_model_fails_fast_without_leaking_the_token(tmp_path):
+    result = run_bot({"TELEGRAM_BOT_TOKEN": "42:SECRET-xyz", "MODEL_DIR": str(tmp_path / "none")})
+    assert result.returncode == 2 and "model folder not found" in result.stderr
+    assert "SECRET-xyz" not in result.stderr + result.stdout and "Traceback" not in result.stderr
