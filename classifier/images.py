@@ -17,11 +17,13 @@ class UnreadableImage(ValueError):
     """The input is not an image we can read; ``str(exc)`` is safe to show to a user."""
 
 
-def load_image(source: ImageSource) -> Image.Image:
+def load_image(source: ImageSource, min_size: int | None = None) -> Image.Image:
     """Decode bytes, a path or a PIL image into an upright RGB image.
 
     Honours EXIF orientation, takes the first frame of animations, flattens transparency onto
-    white and converts any mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
+    white and converts any mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB. With ``min_size``, a
+    JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that keeps both sides >= ``min_size``
+    (DCT scaling: a 12 MP photo decodes several times faster).
     """
     if isinstance(source, Image.Image):
         image = source
@@ -33,6 +35,8 @@ def load_image(source: ImageSource) -> Image.Image:
                 f"the image is too large ({image.width}x{image.height} pixels); please send a smaller one"
             )
         image.seek(0)
+        if min_size and image.format == "JPEG":
+            image.draft("RGB", (min_size, min_size))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()

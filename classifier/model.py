@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -12,6 +10,7 @@ import numpy as np
 
 from .card import ModelCard, ModelError, default_model_dir
 from .images import ImageSource, load_image, to_model_input
+from .runtime import open_runtime
 from .wording import sentence, whole_percentages
 
 
@@ -37,30 +36,21 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class Classifier:
     """Load once, then ``predict`` / ``predict_many`` / ``predict_proba`` from any thread."""
 
-    def __init__(self, model, card: ModelCard, path: Path | None = None):
-        self.model = model
+    def __init__(self, runtime, card: ModelCard, path: Path | None = None):
+        self.runtime = runtime
         self.card = card
         self.path = path
-        self._lock = threading.Lock()  # Keras models are not documented thread-safe for calls
-        _check_compatible(model, card, path)
+        _check_compatible(runtime, card, path)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Classifier":
+    def load(cls, path: str | Path | None = None, runtime: str = "auto") -> "Classifier":
+        """Load ``path`` (default: the model named by ``models/DEFAULT``). ``runtime``: ``auto``,
+        ``litert`` or ``keras``."""
         directory = Path(path) if path else default_model_dir()
         if not directory.is_dir():
             raise ModelError(f"model folder not found: {directory}")
         card = ModelCard.load(directory)
-        model_path = directory / card.model_file
-        if not model_path.is_file():
-            raise ModelError(f"{directory} has a card but no {card.model_file}")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
-
-        try:
-            model = keras.saving.load_model(model_path, compile=False)
-        except Exception as exc:  # a corrupt or incompatible file: say so in one line
-            raise ModelError(f"cannot load {model_path}: {type(exc).__name__}: {exc}") from None
-        return cls(model, card, directory)
+        return cls(open_runtime(directory, card.model_file, runtime), card, directory)
 
     @property
     def labels(self) -> list[str]:
@@ -68,14 +58,14 @@ class Classifier:
 
     def prepare(self, image: ImageSource) -> np.ndarray:
         """Decode and resize one image to the model input; raises ``UnreadableImage``."""
-        return to_model_input(load_image(image), self.card.input_size)
+        size = self.card.input_size
+        return to_model_input(load_image(image, min_size=size), size)
 
     def predict_proba_arrays(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for a prepared uint8 batch (N, size, size, 3)."""
         if len(batch) == 0:
             return np.zeros((0, len(self.card.labels)))
-        with self._lock:
-            out = np.asarray(self.model.predict_on_batch(batch.astype(np.float32)), np.float64)
+        out = self.runtime(batch.astype(np.float32))
         if self.card.output == "logits":
             return softmax(out, self.card.temperature)
         return out / out.sum(axis=-1, keepdims=True)
@@ -98,11 +88,11 @@ class Classifier:
         return [self.explain(p) for p in self.predict_proba(images)]
 
 
-def _check_compatible(model, card: ModelCard, path) -> None:
+def _check_compatible(runtime, card: ModelCard, path) -> None:
     where = path or "model"
-    width = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-    if width is not None and width != len(card.labels):
-        raise ModelError(f"{where}: the model has {width} outputs but the card lists {len(card.labels)} labels")
-    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
-    if shape and shape[:2] not in ((card.input_size, card.input_size), (None, None)):
+    if runtime.output_width != len(card.labels):
+        raise ModelError(f"{where}: the model has {runtime.output_width} outputs but the card lists "
+                         f"{len(card.labels)} labels")
+    shape = runtime.input_shape
+    if shape[:2] not in ((card.input_size, card.input_size), (None, None)):
         raise ModelError(f"{where}: the model takes {shape} images but the card says {card.input_size}")

@@ -35,7 +35,8 @@ def half_image(size=(64, 48), left=(250, 250, 250), right=(0, 0, 0)) -> Image.Im
     return Image.fromarray(arr)
 
 
-def make_artifact(root: Path, version: str = "tiny-1", labels=("cat", "dog"), seed: int = 0) -> Path:
+def make_artifact(root: Path, version: str = "tiny-1", labels=("cat", "dog"), seed: int = 0,
+                  with_litert: bool = False) -> Path:
     """Build, export and return a tiny random-weight artifact via the real export code."""
     from classifier import ModelCard
     from training.export import DISPLAY, EMOJI, export
@@ -45,7 +46,7 @@ def make_artifact(root: Path, version: str = "tiny-1", labels=("cat", "dog"), se
     card = ModelCard(version=version, labels=list(labels), display_names={l: DISPLAY.get(l, l) for l in labels},
                      emoji={l: EMOJI[l] for l in labels if l in EMOJI}, input_size=32, backbone="tiny_cnn",
                      temperature=1.0, metrics={"test": {"accuracy": 0.5, "log_loss": 0.69}})
-    return export(model, card, root)
+    return export(model, card, root, with_litert=with_litert)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +54,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from classifier.card import set_default
 
     root = tmp_path_factory.mktemp("models")
-    path = make_artifact(root)
+    path = make_artifact(root, with_litert=True)  # serves through LiteRT, like the shipped model
     set_default(root, path.name)
     return path
 

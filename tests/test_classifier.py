@@ -111,6 +111,9 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, broken)
     (broken / "model.keras").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="cannot load"):
+        Classifier.load(broken, runtime="keras")
+    (broken / "model.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ModelError, match="cannot load"):
         Classifier.load(broken)
 
 

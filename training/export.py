@@ -10,6 +10,7 @@ import numpy as np
 
 from classifier import Classifier, ModelCard, ModelError
 from classifier.card import default_model_dir, set_default
+from classifier.compile import compile_artifact
 from training.evaluate import log_loss
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ DISPLAY = {"cat": "kitty", "dog": "puppy"}
 EMOJI = {"cat": "🐱", "dog": "🐶"}
 
 
-def export(model, card: ModelCard, out_root: Path) -> Path:
+def export(model, card: ModelCard, out_root: Path, with_litert: bool = True) -> Path:
     """Save model + card into ``out_root/<version>`` via a temporary folder, so a crash never
     leaves a half-written artifact under the final name. Checks it loads back."""
     out_root = Path(out_root)
@@ -29,7 +30,13 @@ def export(model, card: ModelCard, out_root: Path) -> Path:
     tmp.mkdir(parents=True)
     model.save(tmp / card.model_file)
     card.save(tmp)
-    Classifier.load(tmp)  # refuses a card that disagrees with its model
+    Classifier.load(tmp, runtime="keras")  # refuses a card that disagrees with its model
+    if with_litert:
+        try:
+            diff = compile_artifact(tmp, model)
+            log.info("LiteRT serving file written; max probability difference vs Keras %.2e", diff)
+        except RuntimeError as exc:  # e.g. trained on JAX: compile later with python -m classifier.compile
+            log.warning("no LiteRT file: %s", exc)
     tmp.rename(final)
     return final
 

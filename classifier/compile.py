@@ -1,0 +1,82 @@
+"""python -m classifier.compile MODEL_DIR: add the fast LiteRT serving file to an artifact.
+
+Export does this already when training runs on TensorFlow; artifacts trained elsewhere (JAX on
+a GPU) get their ``model.tflite`` here. The converted graph must agree with the Keras model
+within ``TOLERANCE`` in probability on every check image, or nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .card import ModelCard, ModelError
+from .model import softmax
+from .runtime import TFLITE_FILE, KerasRuntime, LiteRTRuntime
+
+TOLERANCE = 0.005  # 0.5 percentage points
+
+
+def check_images(size: int, n: int = 8, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    smooth = np.linspace(0, 255, size, dtype=np.float32)
+    images = [rng.uniform(0, 255, (size, size, 3)) for _ in range(n - 2)]
+    images += [np.stack([smooth[None, :].repeat(size, 0)] * 3, -1), np.full((size, size, 3), 127.0)]
+    return np.stack(images).astype(np.float32)
+
+
+def convert(keras_model) -> bytes:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("converting to LiteRT needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
+    return tf.lite.TFLiteConverter.from_keras_model(keras_model).convert()
+
+
+def max_disagreement(keras_runtime, litert_runtime, card: ModelCard) -> float:
+    x = check_images(card.input_size)
+    a = softmax(keras_runtime(x), card.temperature) if card.output == "logits" else keras_runtime(x)
+    b = softmax(litert_runtime(x), card.temperature) if card.output == "logits" else litert_runtime(x)
+    return float(np.abs(a - b).max())
+
+
+def compile_artifact(directory: Path, keras_model=None) -> float:
+    """Write ``directory/model.tflite``; returns the largest probability difference seen."""
+    directory = Path(directory)
+    card = ModelCard.load(directory)
+    keras_runtime = KerasRuntime(directory / card.model_file)
+    if keras_model is None:
+        keras_model = keras_runtime.model
+    tmp = directory / (TFLITE_FILE + ".tmp")
+    tmp.write_bytes(convert(keras_model))
+    try:
+        diff = max_disagreement(keras_runtime, LiteRTRuntime(tmp), card)
+        if diff > TOLERANCE:
+            raise ModelError(f"LiteRT and Keras disagree by {diff:.4f} in probability; not writing {TFLITE_FILE}")
+        tmp.replace(directory / TFLITE_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return diff
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m classifier.compile", description=__doc__.split("\n\n")[0])
+    p.add_argument("model_dir", type=Path)
+    args = p.parse_args(argv)
+    try:
+        diff = compile_artifact(args.model_dir)
+    except (ModelError, RuntimeError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.model_dir / TFLITE_FILE} (max probability difference vs Keras {diff:.2e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

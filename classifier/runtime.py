@@ -1,0 +1,97 @@
+"""Where the numbers are computed: LiteRT (the fast serving path) or Keras (always available).
+
+LiteRT runs the same graph converted to ``model.tflite`` at export time, with XNNPACK kernels:
+on a 2-core CPU about 4x faster per photo than Keras and it starts without importing
+TensorFlow. Both return the model's raw outputs for a float32 batch of RGB pixels in [0, 255].
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .card import ModelError
+
+TFLITE_FILE = "model.tflite"
+
+
+class KerasRuntime:
+    name = "keras"
+
+    def __init__(self, path: Path):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        try:
+            self.model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # a corrupt or incompatible file: say so in one line
+            raise ModelError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
+        self._lock = threading.Lock()
+        self.input_shape = tuple(self.model.inputs[0].shape[1:])
+        self.output_width = self.model.outputs[0].shape[-1]
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self.model.predict_on_batch(batch), np.float64)
+
+
+class LiteRTRuntime:
+    name = "litert"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._content = Path(path).read_bytes()
+        self._threads = threads or min(os.cpu_count() or 1, 4)
+        self._make = lambda: Interpreter(model_content=self._content, num_threads=self._threads)
+        self._by_batch: dict[int, object] = {}
+        self._lock = threading.Lock()
+        try:
+            probe = self._interpreter(1)
+        except Exception as exc:
+            raise ModelError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
+        self.input_shape = tuple(probe.get_input_details()[0]["shape"][1:])
+        self.output_width = int(probe.get_output_details()[0]["shape"][-1])
+
+    def _interpreter(self, n: int):
+        """One interpreter per batch size seen: resizing and re-allocating costs more than a run."""
+        interp = self._by_batch.get(n)
+        if interp is None:
+            interp = self._make()
+            detail = interp.get_input_details()[0]
+            if detail["shape"][0] != n:
+                interp.resize_tensor_input(detail["index"], [n, *detail["shape"][1:]])
+            interp.allocate_tensors()
+            self._by_batch[n] = interp
+        return interp
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            interp = self._interpreter(len(batch))
+            interp.set_tensor(interp.get_input_details()[0]["index"], np.ascontiguousarray(batch, np.float32))
+            interp.invoke()
+            return np.asarray(interp.get_tensor(interp.get_output_details()[0]["index"]), np.float64)
+
+
+def litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_runtime(directory: Path, model_file: str, prefer: str = "auto"):
+    """``auto``: LiteRT when the artifact has ``model.tflite`` and LiteRT is installed, else Keras."""
+    tflite = directory / TFLITE_FILE
+    if prefer == "litert" or (prefer == "auto" and tflite.is_file() and litert_available()):
+        if not tflite.is_file():
+            raise ModelError(f"{directory} has no {TFLITE_FILE}; run `python -m classifier.compile {directory}`")
+        return LiteRTRuntime(tflite)
+    model_path = directory / model_file
+    if not model_path.is_file():
+        raise ModelError(f"{directory} has a card but no {model_file}")
+    return KerasRuntime(model_path)

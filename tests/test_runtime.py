@@ -1,0 +1,47 @@
+"""The serving runtime (LiteRT) must give the Keras model's answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier import Classifier, ModelError
+from classifier.compile import TOLERANCE, check_images
+from tests.conftest import jpeg_bytes, make_artifact
+
+
+def test_auto_runtime_is_litert_when_the_artifact_has_it(tiny_classifier, tiny_model_dir):
+    assert (tiny_model_dir / "model.tflite").is_file()
+    assert tiny_classifier.runtime.name == "litert"
+
+
+def test_litert_agrees_with_keras(tiny_model_dir):
+    fast, reference = Classifier.load(tiny_model_dir, "litert"), Classifier.load(tiny_model_dir, "keras")
+    rng = np.random.default_rng(1)
+    photos = [jpeg_bytes(Image.fromarray(rng.integers(0, 255, (60 + i, 80, 3), dtype=np.uint8))) for i in range(12)]
+    a, b = fast.predict_proba(photos), reference.predict_proba(photos)
+    assert np.abs(a - b).max() < TOLERANCE
+    # batches of every size give the same rows as one at a time
+    batch = check_images(32, 5)
+    one_by_one = np.concatenate([fast.predict_proba_arrays(batch[i : i + 1]) for i in range(5)])
+    assert np.abs(fast.predict_proba_arrays(batch) - one_by_one).max() < 1e-5
+
+
+def test_without_tflite_keras_serves_and_litert_is_refused(tmp_path):
+    path = make_artifact(tmp_path, "plain")
+    assert Classifier.load(path).runtime.name == "keras"
+    with pytest.raises(ModelError, match="classifier.compile"):
+        Classifier.load(path, "litert")
+
+
+def test_compile_command_adds_the_fast_path(tmp_path):
+    path = make_artifact(tmp_path, "later")
+    result = subprocess.run([sys.executable, "-m", "classifier.compile", str(path)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "max probability difference" in result.stdout and (path / "model.tflite").is_file()
+    assert Classifier.load(path).runtime.name == "litert"
