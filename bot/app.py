@@ -148,7 +148,7 @@ async def run(config: Config, classifier: Classifier, stop: asyncio.Event | None
             await runner.cleanup()
         await state.drain()
         await application.stop()
-    state.scorer.close()
+    await state.scorer.aclose()
 
 
 async def start_webhook_server(application: Application, config: Config) -> web.AppRunner:

@@ -1,37 +1,24 @@
-"""Runs the classifier off the event loop, with a bound on how much work may wait."""
+"""The bot's view of the classifier: micro-batched, off the event loop, with a busy limit."""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 from classifier import Classifier, Prediction
+from classifier.batching import MicroBatcher, Overloaded
 
-
-class Busy(Exception):
-    """More photos are waiting than ``max_pending``; the user is asked to retry shortly."""
+Busy = Overloaded
 
 
 class Scorer:
-    def __init__(self, classifier: Classifier, max_pending: int = 64, workers: int = 1):
+    def __init__(self, classifier: Classifier, max_pending: int = 64):
         self.classifier = classifier
-        self.max_pending = max_pending
-        self._pending = 0
-        # one worker: TensorFlow already uses every core for one batch
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="classifier")
+        self._batcher = MicroBatcher(classifier, max_pending=max_pending)
 
     @property
     def card(self):
         return self.classifier.card
 
     async def score(self, image: bytes) -> Prediction:
-        if self._pending >= self.max_pending:
-            raise Busy()
-        self._pending += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self.classifier.predict, image)
-        finally:
-            self._pending -= 1
+        return await self._batcher.predict(image)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    async def aclose(self) -> None:
+        await self._batcher.aclose()

@@ -58,3 +58,15 @@ def test_state_dict_reader_refuses_arbitrary_code(tmp_path):
         f.write(b"cos\nsystem\n(S'echo pwned'\ntR.")
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         load_state_dict(evil)
+
+
+def test_lite2_weights_port_too():
+    from training.backbones import get_backbone
+    from training.backbones.efficientnet_lite import EfficientNetLite2
+
+    spec = get_backbone("efficientnet_lite2")
+    assert spec.input_size == 260 and spec.top_from == "blocks_20_expand_conv"
+    model = EfficientNetLite2(weights="imagenet")
+    x = np.asarray(Image.fromarray(skimage_data.chelsea()).resize((260, 260), Image.BILINEAR), np.float32)[None]
+    probs = model.predict(x, verbose=0)[0]
+    assert probs.argmax() in CAT_CLASSES and probs[list(CAT_CLASSES)].sum() > 0.5

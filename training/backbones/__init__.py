@@ -20,8 +20,11 @@ class BackboneSpec:
     source: str = ""
 
 
-def _lite(variant: str, size: int, last_block: int) -> BackboneSpec:
-    from .efficientnet_lite import EfficientNetLite
+def _lite(variant: str) -> BackboneSpec:
+    from .efficientnet_lite import VARIANTS, EfficientNetLite, block_specs
+
+    width, depth, size, _ = VARIANTS[variant]
+    last_block = len(list(block_specs(width, depth))) - 1
 
     def build(weights="imagenet", input_shape=None):
         return EfficientNetLite(variant, include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
@@ -54,8 +57,8 @@ def _tiny_cnn() -> BackboneSpec:
 
 
 BACKBONES: dict[str, Callable[[], BackboneSpec]] = {
-    "efficientnet_lite0": lambda: _lite("efficientnet_lite0", 224, 15),
-    "efficientnet_lite2": lambda: _lite("efficientnet_lite2", 260, 19),
+    "efficientnet_lite0": lambda: _lite("efficientnet_lite0"),
+    "efficientnet_lite2": lambda: _lite("efficientnet_lite2"),
     "mobilenet_v2": lambda: _keras_app("mobilenet_v2", 224),
     "mobilenet_v3_small": lambda: _keras_app("mobilenet_v3_small", 224),
     "mobilenet_v3_large": lambda: _keras_app("mobilenet_v3_large", 224),

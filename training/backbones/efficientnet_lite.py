@@ -45,7 +45,7 @@ def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
     return int(rounded + divisor if rounded < 0.9 * filters else rounded)
 
 
-def _block_specs(width: float, depth: float):
+def block_specs(width: float, depth: float):
     """Yield (kernel, stride, expand, in, out) per block; first and last stage keep their depth."""
     for i, (repeats, kernel, stride, expand, f_in, f_out) in enumerate(STAGES):
         if 0 < i < len(STAGES) - 1:
@@ -99,7 +99,7 @@ def EfficientNetLite(
     x = layers.Conv2D(STEM_FILTERS, 3, 2, padding="same", use_bias=False, name="conv_stem")(x)
     x = _bn("bn0")(x)
     x = layers.ReLU(6.0, name="stem_relu6")(x)
-    for idx, spec in enumerate(_block_specs(width, depth)):
+    for idx, spec in enumerate(block_specs(width, depth)):
         x = _mbconv(x, idx, *spec)
     x = layers.Conv2D(HEAD_FILTERS, 1, use_bias=False, name="conv_head")(x)
     x = _bn("bn1")(x)

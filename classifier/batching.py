@@ -1,0 +1,81 @@
+"""Micro-batching for async servers: photos that arrive within a few milliseconds of each other
+share one model call. Decoding runs on a small thread pool, the model on one thread of its own,
+and the event loop only waits. Beyond ``max_pending`` waiting photos, ``Overloaded`` is raised
+at once so the caller can say "busy" instead of letting memory grow."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .model import Classifier, Prediction
+
+
+class Overloaded(Exception):
+    """Too many photos are waiting; try again in a moment."""
+
+
+class MicroBatcher:
+    def __init__(self, classifier: Classifier, max_batch: int = 16, max_wait_s: float = 0.004,
+                 max_pending: int = 64, decode_workers: int = 2):
+        self.classifier = classifier
+        self.max_batch, self.max_wait_s, self.max_pending = max_batch, max_wait_s, max_pending
+        self._decode = ThreadPoolExecutor(decode_workers, thread_name_prefix="decode")
+        self._model = ThreadPoolExecutor(1, thread_name_prefix="model")  # the runtime uses every core itself
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+        self.pending = 0
+        self.batches: list[int] = []  # sizes of recent batches, for benchmarks and tests
+
+    async def predict(self, image) -> Prediction:
+        """Decode, queue, and await this photo's prediction. Raises ``UnreadableImage`` or ``Overloaded``."""
+        if self.pending >= self.max_pending:
+            raise Overloaded()
+        self.pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            array = await loop.run_in_executor(self._decode, self.classifier.prepare, image)
+            if self._queue is None:
+                self._queue = asyncio.Queue()
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.create_task(self._run())
+            future = loop.create_future()
+            await self._queue.put((array, future))
+            return self.classifier.explain(await future)
+        finally:
+            self.pending -= 1
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self._queue.get()]
+            deadline = time.monotonic() + self.max_wait_s
+            while len(items) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    items.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except asyncio.TimeoutError:
+                    break
+            batch = np.stack([array for array, _ in items])
+            self.batches = (self.batches + [len(items)])[-1000:]
+            try:
+                probs = await loop.run_in_executor(self._model, self.classifier.predict_proba_arrays, batch)
+            except Exception as exc:  # every waiter hears about it, none hangs
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), row in zip(items, probs):
+                if not future.done():
+                    future.set_result(row)
+
+    async def aclose(self) -> None:
+        if self._worker:
+            self._worker.cancel()
+        self._decode.shutdown(wait=True)
+        self._model.shutdown(wait=True)
