@@ -8,11 +8,14 @@ import contextlib
 import hmac
 import json
 import logging
+import secrets
 import signal
+from collections import OrderedDict
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, MessageHandler, filters
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          MessageHandler, filters)
 
 from classifier import Classifier
 
@@ -20,6 +23,7 @@ from . import handlers
 from .config import Config
 from .leaderboard import Leaderboard
 from .ratelimit import RateLimiter
+from .store import ChatSettings
 from .scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,8 @@ class BotState:
         self.config = config
         self.scorer = Scorer(classifier, config.max_pending)
         self.leaderboard = Leaderboard(config.state_dir / "leaderboard.json")
+        self.settings = ChatSettings(config.state_dir / "settings.json")
+        self._photo_refs: OrderedDict[str, str] = OrderedDict()  # short key -> Telegram file_id, never bytes
         self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s)
         self._busy = 0
         self._idle = asyncio.Event()
@@ -48,6 +54,17 @@ class BotState:
             self._busy -= 1
             if not self._busy:
                 self._idle.set()
+
+    def remember(self, file_id: str) -> str:
+        """A short key for a "why?" button (callback data is capped at 64 bytes, file ids are not)."""
+        key = secrets.token_urlsafe(9)
+        self._photo_refs[key] = file_id
+        while len(self._photo_refs) > 10_000:
+            self._photo_refs.popitem(last=False)
+        return key
+
+    def recall(self, key: str) -> str | None:
+        return self._photo_refs.get(key)
 
     async def drain(self, timeout: float = 30.0) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -108,6 +125,8 @@ def add_handlers(application: Application) -> None:
         CommandHandler("privacy", handlers.privacy),
         CommandHandler("top", handlers.top),
         CommandHandler("mirror", handlers.mirror_command),
+        CommandHandler("cards", handlers.cards_command),
+        CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
         MessageHandler(private & image, handlers.private_image),
         MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
         MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),

@@ -6,15 +6,16 @@ import asyncio
 import logging
 import re
 
-from telegram import Message, Update, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import ContextTypes
 
 from classifier import UnreadableImage
 
+from .resultcard import render
 from .scoring import Busy
-from .texts import label_name, result_message, text
+from .texts import label_name, selfie_message, text
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
@@ -145,37 +146,101 @@ async def play(update: Update, context: ContextTypes.DEFAULT_TYPE, photo_message
     state = context.bot_data["state"]
     language = lang(update)
     answer_to = reply_to or update.effective_message
+    chat = update.effective_chat
     async with state.in_flight():
-        wait = state.rate_limiter.check(update.effective_user.id)
-        if wait:
-            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+        data = await fetch_photo(update, context, photo_message, answer_to)
+        if data is None:
             return
-        file_id, size = pick_file(photo_message)
-        if size and size > MAX_DOWNLOAD:
-            await reply(answer_to, text(language, "too_large"))
-            return
-        chat = update.effective_chat
-        await send(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING))
+        cards = state.settings.cards(chat.id)
+        action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
+        await send(lambda: context.bot.send_chat_action(chat.id, action))
         try:
-            tg_file = await send(lambda: context.bot.get_file(file_id))
-            data = bytes(await send(lambda: tg_file.download_as_bytearray()))
-            prediction = await state.scorer.score(data)
+            result = await state.scorer.score(data)
         except UnreadableImage as exc:
             await reply(answer_to, text(language, "unreadable", reason=str(exc)))
             return
         except Busy:
             await reply(answer_to, text(language, "busy"))
             return
-        except Exception as exc:
-            if "too big" in str(exc).lower():  # the Bot API's own answer for files over 20 MB
-                await reply(answer_to, text(language, "too_large"))
-                return
-            raise
         group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        name = player.first_name if group and player else None
-        await reply(answer_to, result_message(language, prediction, state.scorer.card, name))
+        card = state.scorer.card
+        caption = selfie_message(language, result, card, player.first_name if group and player else None)
+        why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"),
+                                                          callback_data="why:" + state.remember(pick_file(photo_message)[0]))]])
+        if cards:
+            picture = await state.scorer.render(render, result, card)
+            await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
+        else:
+            await send(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
         if group and player:
-            state.leaderboard.record(chat.id, player.id, player.full_name, prediction.probabilities)
+            largest = max(result.faces, key=lambda f: f.box.w * f.box.h if f.box else 0)
+            state.leaderboard.record(chat.id, player.id, player.full_name, largest.prediction.probabilities)
+
+
+async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:
+    """Rate limit, size check and download; answers the user itself and returns None on refusal."""
+    state = context.bot_data["state"]
+    language = lang(update)
+    wait = state.rate_limiter.check(update.effective_user.id)
+    if wait:
+        await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+        return None
+    file_id, size = pick_file(photo_message)
+    if size and size > MAX_DOWNLOAD:
+        await reply(answer_to, text(language, "too_large"))
+        return None
+    return await download(update, context, file_id, answer_to)
+
+
+async def download(update: Update, context, file_id: str, answer_to: Message) -> bytes | None:
+    try:
+        tg_file = await send(lambda: context.bot.get_file(file_id))
+        return bytes(await send(lambda: tg_file.download_as_bytearray()))
+    except Exception as exc:
+        if "too big" in str(exc).lower():  # the Bot API's own answer for files over 20 MB
+            await reply(answer_to, text(lang(update), "too_large"))
+            return None
+        raise
+
+
+async def cards_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cards on|off: picture card or text-only answers in this chat."""
+    state, language = context.bot_data["state"], lang(update)
+    choice = (context.args or [""])[0].lower()
+    if choice not in ("on", "off"):
+        await reply(update.effective_message, text(language, "cards_usage"))
+        return
+    state.settings.set_cards(update.effective_chat.id, choice == "on")
+    await reply(update.effective_message, text(language, "cards_" + choice))
+
+
+async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "why?" button: the heat map of what looked puppy and what looked kitty."""
+    state, language, query = context.bot_data["state"], lang(update), update.callback_query
+    await send(lambda: query.answer())
+    file_id = state.recall(query.data.split(":", 1)[1])
+    answer_to = query.message
+    if file_id is None or answer_to is None:
+        if answer_to is not None:
+            await reply(answer_to, text(language, "why_expired"))
+        return
+    async with state.in_flight():
+        if state.rate_limiter.check(update.effective_user.id):
+            await reply(answer_to, text(language, "rate_limited", seconds=5))
+            return
+        data = await download(update, context, file_id, answer_to)
+        if data is None:
+            return
+        await send(lambda: context.bot.send_chat_action(answer_to.chat_id, ChatAction.UPLOAD_PHOTO))
+        try:
+            picture = await state.scorer.why(data)
+        except Busy:
+            await reply(answer_to, text(language, "busy"))
+            return
+        card = state.scorer.card
+        caption = text(language, "why_caption", plus=label_name(language, "dog", card),
+                       minus=label_name(language, "cat", card))
+        await send(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

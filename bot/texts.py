@@ -26,6 +26,18 @@ TEXTS = {
         "top_title": "🏆 Leaderboard",
         "top_line": "{rank}. {name}: {percent}%",
         "top_most": "Most {name}",
+        "faces_header": "I see {n} faces, left to right:",
+        "face_line": "{number}. {parts}",
+        "verdict": "The most {name} one is {position} {emoji}",
+        "pos_left": "on the left", "pos_right": "on the right", "pos_middle": "in the middle",
+        "pos_nth": "number {number} from the left",
+        "no_face": "(I found no face, so I looked at the whole photo)",
+        "why_button": "why? 🔍",
+        "why_caption": "Orange: looked {plus}. Blue: looked {minus}.",
+        "why_expired": "I no longer have that photo's address; send it again and tap why? on the new answer.",
+        "cards_on": "I'll answer with a picture card 🖼",
+        "cards_off": "I'll answer with text only ✍️",
+        "cards_usage": "Use /cards on or /cards off",
     },
     "ko": {
         "names": {"dog": "강아지", "cat": "고양이"},
@@ -50,6 +62,18 @@ TEXTS = {
         "top_title": "🏆 순위",
         "top_line": "{rank}. {name}: {percent}%",
         "top_most": "가장 {name}상",
+        "faces_header": "얼굴이 {n}개 보여요 (왼쪽부터):",
+        "face_line": "{number}. {parts}",
+        "verdict": "가장 {name}상은 {position} {emoji}",
+        "pos_left": "왼쪽이에요", "pos_right": "오른쪽이에요", "pos_middle": "가운데예요",
+        "pos_nth": "왼쪽에서 {number}번째예요",
+        "no_face": "(얼굴을 찾지 못해서 사진 전체를 봤어요)",
+        "why_button": "왜? 🔍",
+        "why_caption": "주황색: {plus} 같은 부분. 파란색: {minus} 같은 부분.",
+        "why_expired": "그 사진은 더 이상 볼 수 없어요. 다시 보내 주시고 새 답의 왜? 를 눌러 주세요.",
+        "cards_on": "사진 카드로 답할게요 🖼",
+        "cards_off": "글로만 답할게요 ✍️",
+        "cards_usage": "/cards on 또는 /cards off 를 써 주세요",
     },
 }
 EMOJI = {"dog": "🐶", "cat": "🐱"}
@@ -77,14 +101,45 @@ def bar(percent: int, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def result_message(lang: str, prediction, card, name: str | None = None) -> str:
-    """Localised "you are 73% puppy, 27% kitty" plus one bar per label."""
+def parts_of(lang: str, prediction, card) -> tuple[str, dict, list]:
+    """("73% puppy, 27% kitty", percents by label, labels biggest first), localised."""
     from classifier.wording import whole_percentages
 
     labels = list(prediction.probabilities)
     percents = dict(zip(labels, whole_percentages([prediction.probabilities[l] for l in labels])))
     order = sorted(labels, key=lambda l: -percents[l])
-    parts = ", ".join(f"{percents[l]}% {label_name(lang, l, card)}" for l in order)
+    return ", ".join(f"{percents[l]}% {label_name(lang, l, card)}" for l in order), percents, order
+
+
+def position(lang: str, index: int, count: int) -> str:
+    if index == 0:
+        return text(lang, "pos_left")
+    if index == count - 1:
+        return text(lang, "pos_right")
+    if count % 2 and index == count // 2:
+        return text(lang, "pos_middle")
+    return text(lang, "pos_nth", number=index + 1)
+
+
+def result_message(lang: str, prediction, card, name: str | None = None) -> str:
+    """Localised "you are 73% puppy, 27% kitty" plus one bar per label."""
+    parts, percents, order = parts_of(lang, prediction, card)
     head = text(lang, "result_named", name=name, parts=parts) if name else text(lang, "result", parts=parts)
     bars = "\n".join(f"{EMOJI.get(l, card.emoji.get(l, '•'))} {bar(percents[l])} {percents[l]}%" for l in order)
     return f"{head}\n{bars}"
+
+
+def selfie_message(lang: str, result, card, name: str | None = None) -> str:
+    """One face (or none): the classic answer. Several: a line per face and who is most puppy."""
+    faces = result.faces
+    if len(faces) == 1:
+        body = result_message(lang, faces[0].prediction, card, name)
+        return body if result.faces_found else f"{body}\n{text(lang, 'no_face')}"
+    lines = [text(lang, "faces_header", n=len(faces))]
+    lines += [text(lang, "face_line", number=i + 1, parts=parts_of(lang, f.prediction, card)[0])
+              for i, f in enumerate(faces)]
+    top_label = "dog" if "dog" in card.labels else card.labels[-1]
+    lines.append(text(lang, "verdict", name=label_name(lang, top_label, card),
+                      position=position(lang, result.most(top_label), len(faces)),
+                      emoji=EMOJI.get(top_label, "")).rstrip())
+    return "\n".join(lines)

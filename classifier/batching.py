@@ -6,6 +6,7 @@ at once so the caller can say "busy" instead of letting memory grow."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,21 +33,36 @@ class MicroBatcher:
 
     async def predict(self, image) -> Prediction:
         """Decode, queue, and await this photo's prediction. Raises ``UnreadableImage`` or ``Overloaded``."""
+        async with self.slot():
+            array = await self.off_loop(self.classifier.prepare, image)
+            return self.classifier.explain((await self.probabilities(array[None]))[0])
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        """Counts one photo as pending for its whole journey; refuses beyond ``max_pending``."""
         if self.pending >= self.max_pending:
             raise Overloaded()
         self.pending += 1
         try:
-            loop = asyncio.get_running_loop()
-            array = await loop.run_in_executor(self._decode, self.classifier.prepare, image)
-            if self._queue is None:
-                self._queue = asyncio.Queue()
-            if self._worker is None or self._worker.done():
-                self._worker = asyncio.create_task(self._run())
-            future = loop.create_future()
-            await self._queue.put((array, future))
-            return self.classifier.explain(await future)
+            yield
         finally:
             self.pending -= 1
+
+    async def off_loop(self, fn, *args):
+        """Run CPU-bound preparation (decoding, face finding) on the decode threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._decode, fn, *args)
+
+    async def probabilities(self, arrays: np.ndarray) -> np.ndarray:
+        """Queue prepared model inputs (N, size, size, 3); they may share batches with others."""
+        loop = asyncio.get_running_loop()
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run())
+        futures = [loop.create_future() for _ in arrays]
+        for array, future in zip(arrays, futures):
+            self._queue.put_nowait((array, future))
+        return np.stack(await asyncio.gather(*futures))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import subprocess
@@ -85,20 +86,26 @@ async def send_photo(fake, chat, frm, content=None, caption=None, **extra) -> di
 
 
 async def reply_in(fake, chat_id, count=1, timeout=30):
-    sent = await fake.wait_sent(lambda s: s.method == "sendMessage" and int(s.params["chat_id"]) == chat_id,
+    return await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id,
                                 count, timeout)
-    return sent
+
+
+def body(sent) -> str:
+    return sent.params.get("text") or sent.params.get("caption", "")
 
 
 # -- private chats --------------------------------------------------------------------------------
 async def test_private_photo_gets_a_reply_with_percentages(fake, bot):
     message = await send_photo(fake, private(1), user(1))
     (answer,) = await reply_in(fake, 1)
-    text = answer.params["text"]
+    text = body(answer)
     assert text.startswith("you are ") and "% puppy" in text and "% kitty" in text
     percents = [int(w.rstrip("%")) for w in text.splitlines()[0].replace(",", "").split() if w.endswith("%")]
     assert sum(percents) == 100 and ("█" in text or "░" in text)
+    assert "no face" in text  # random noise has no face: the whole photo was scored, and we say so
     assert answer.params["reply_parameters"]["message_id"] == message["message_id"]
+    assert answer.method == "sendPhoto" and Image.open(io.BytesIO(answer.params["photo"])).size[0] >= 360
+    assert why_data(answer).startswith("why:")
     assert any(s.method == "sendChatAction" for s in fake.sent)
 
 
@@ -107,13 +114,13 @@ async def test_image_document_is_scored(fake, bot):
     doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": "me.png", "mime_type": "image/png", "file_size": 99}
     await fake.push(fake.message(private(2), user(2), document=doc))
     (answer,) = await reply_in(fake, 2)
-    assert answer.params["text"].startswith("you are ")
+    assert body(answer).startswith("you are ")
 
 
 async def test_korean_user_gets_korean(fake, bot):
     await send_photo(fake, private(3), user(3, lang="ko"))
     (answer,) = await reply_in(fake, 3)
-    assert answer.params["text"].startswith("당신은") and "강아지" in answer.params["text"]
+    assert body(answer).startswith("당신은") and "강아지" in body(answer)
 
 
 @pytest.mark.parametrize("kind", ["text", "video", "audio", "voice", "pdf", "sticker", "corrupt", "too_big_doc",
@@ -141,7 +148,7 @@ async def test_everything_gets_an_answer(fake, bot, kind):
     expected = {"text": "Send me a photo", "video": "only read photos", "audio": "only read photos",
                 "voice": "only read photos", "pdf": "only read photos", "sticker": "only read photos",
                 "corrupt": "couldn't read that image", "too_big_doc": "too large", "too_big_photo": "too large"}[kind]
-    assert expected in answer.params["text"]
+    assert expected in body(answer)
 
 
 @pytest.mark.parametrize("command,expected", [("/start", "selfie"), ("/help", "/top"), ("/about", "tiny-1"),
@@ -150,22 +157,22 @@ async def test_commands(fake, bot, command, expected):
     entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]
     await fake.push(fake.message(private(4), user(4), text=command, entities=entities))
     (answer,) = await reply_in(fake, 4)
-    assert expected in answer.params["text"]
+    assert expected in body(answer)
 
 
 async def test_internal_error_still_gets_a_reply(fake, bot):
     fake.fail_next("getFile", status=500, times=10)
     await send_photo(fake, private(5), user(5))
     (answer,) = await reply_in(fake, 5)
-    assert "Something went wrong" in answer.params["text"]
+    assert "Something went wrong" in body(answer)
 
 
 async def test_flood_control_429_is_retried_not_dropped(fake, bot):
-    fake.fail_next("sendMessage", status=429, retry_after=1, times=1)
+    fake.fail_next("sendPhoto", status=429, retry_after=1, times=1)
     started = time.monotonic()
     await send_photo(fake, private(6), user(6))
     (answer,) = await reply_in(fake, 6)
-    assert answer.params["text"].startswith("you are ") and time.monotonic() - started >= 1.0
+    assert body(answer).startswith("you are ") and time.monotonic() - started >= 1.0
     await asyncio.sleep(0.3)
     assert len(fake.replies_to(6)) == 1
 
@@ -175,18 +182,19 @@ async def test_rate_limit_is_friendly(fake, tiny_classifier, tmp_path):
         for i in range(3):
             await send_photo(fake, private(7), user(7), photo_bytes(i))
         answers = await reply_in(fake, 7, count=3)
-    texts = sorted(a.params["text"] for a in answers)
+    texts = sorted(body(a) for a in answers)
     assert sum(t.startswith("you are") for t in texts) == 2
     assert any("Try again in" in t for t in texts)
 
 
 async def test_fifty_users_at_once_each_answered_once(fake, bot):
     await asyncio.gather(*(send_photo(fake, private(1000 + i), user(1000 + i), photo_bytes(i)) for i in range(50)))
-    await fake.wait_sent(lambda s: s.method == "sendMessage" and int(s.params["chat_id"]) >= 1000, count=50, timeout=90)
+    await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 1000,
+                         count=50, timeout=120)
     await asyncio.sleep(0.5)
     for i in range(50):
         replies = fake.replies_to(1000 + i)
-        assert len(replies) == 1 and replies[0].params["text"].startswith("you are ")
+        assert len(replies) == 1 and body(replies[0]).startswith("you are ")
 
 
 # -- groups ---------------------------------------------------------------------------------------
@@ -197,7 +205,7 @@ async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifi
         await send_photo(fake, GROUP, ann, caption="/mirror me!",
                          caption_entities=[{"type": "bot_command", "offset": 0, "length": 7}])
         (first,) = await reply_in(fake, cid)
-        assert first.params["text"].startswith("Ann, you are ")
+        assert body(first).startswith("Ann, you are ")
         # 2. a plain photo gets no answer (it is not addressed to the bot) ...
         plain = await send_photo(fake, GROUP, bob, photo_bytes(5))
         await asyncio.sleep(0.5)
@@ -206,20 +214,20 @@ async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifi
         await fake.push(fake.message(GROUP, ann, text="/mirror", reply_to_message=plain,
                                      entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
         second = (await reply_in(fake, cid, 2))[1]
-        assert second.params["text"].startswith("Bob, you are ")
+        assert body(second).startswith("Bob, you are ")
         # 3. mentioning the bot in a caption
         mention = "@" + BOT_USER["username"]
         await send_photo(fake, GROUP, bob, photo_bytes(6), caption=f"{mention} what am I?",
                          caption_entities=[{"type": "mention", "offset": 0, "length": len(mention)}])
         third = (await reply_in(fake, cid, 3))[2]
-        assert third.params["text"].startswith("Bob, you are ")
+        assert body(third).startswith("Bob, you are ")
         # /mirror with nothing to look at gets a hint
         await fake.push(fake.message(GROUP, bob, text="/mirror",
                                      entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
-        assert "Reply /mirror to a photo" in (await reply_in(fake, cid, 4))[3].params["text"]
+        assert "Reply /mirror to a photo" in body((await reply_in(fake, cid, 4))[3])
     async with Harness(fake, tiny_classifier, tmp_path):  # a restart: same state dir
         await fake.push(fake.message(GROUP, ann, text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
-        board = (await reply_in(fake, cid, 5))[4].params["text"]
+        board = body((await reply_in(fake, cid, 5))[4])
     assert "Leaderboard" in board and "Most puppy" in board and "Most kitty" in board
     assert "Ann Lee" in board and "Bob Lee" in board
     assert not any(p.suffix == ".jpg" for p in tmp_path.rglob("*"))  # scores only, never photos
@@ -229,7 +237,7 @@ async def test_top_in_a_fresh_chat(fake, bot):
     chat = {"id": -999, "type": "group", "title": "Empty"}
     await fake.push(fake.message(chat, user(30), text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
     (answer,) = await reply_in(fake, -999)
-    assert "No scores" in answer.params["text"]
+    assert "No scores" in body(answer)
 
 
 # -- running it -----------------------------------------------------------------------------------
@@ -246,7 +254,7 @@ async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_pa
                 assert r.status == 403
         await send_photo(fake, private(40), user(40))  # delivered by POST to the webhook
         (answer,) = await reply_in(fake, 40)
-        assert answer.params["text"].startswith("you are ")
+        assert body(answer).startswith("you are ")
 
 
 class SlowClassifier(Classifier):
@@ -266,7 +274,7 @@ async def test_stop_finishes_photos_in_flight(fake, tiny_model_dir, tmp_path):
     await fake.wait_sent(lambda s: s.method == "sendChatAction" and int(s.params["chat_id"]) == 50)
     harness.stop.set()  # what SIGTERM does
     await asyncio.wait_for(harness.task, 60)
-    assert [s.params["text"][:8] for s in fake.replies_to(50)] == ["you are "]
+    assert [body(s)[:8] for s in fake.replies_to(50)] == ["you are "]
 
 
 def run_bot(env_extra, timeout=120):
@@ -286,3 +294,50 @@ def test_missing_model_fails_fast_without_leaking_the_token(tmp_path):
     result = run_bot({"TELEGRAM_BOT_TOKEN": "42:SECRET-xyz", "MODEL_DIR": str(tmp_path / "none")})
     assert result.returncode == 2 and "model folder not found" in result.stderr
     assert "SECRET-xyz" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def why_data(sent) -> str:
+    return sent.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+
+def two_faces() -> bytes:
+    import skimage.data
+
+    face = Image.fromarray(skimage.data.astronaut())
+    group = Image.new("RGB", (1024, 512))
+    group.paste(face, (0, 0))
+    group.paste(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (512, 0))
+    return jpeg_bytes(group)
+
+
+async def test_group_photo_scores_each_face_and_the_why_button(fake, bot):
+    await send_photo(fake, private(60), user(60), two_faces())
+    (answer,) = await reply_in(fake, 60)
+    text = body(answer)
+    assert text.startswith("I see 2 faces, left to right:") and "1. " in text and "2. " in text
+    assert "The most puppy one is on the " in text
+    await fake.push(callback_query={"id": "cb-1", "from": user(60), "chat_instance": "c", "data": why_data(answer),
+                                    "message": answer.message})
+    heat = (await reply_in(fake, 60, 2))[1]
+    assert heat.method == "sendPhoto" and body(heat).startswith("Orange: looked puppy")
+    picture = Image.open(io.BytesIO(heat.params["photo"]))
+    assert picture.size == (1024, 512)
+
+
+async def test_why_for_a_forgotten_photo_is_explained(fake, bot):
+    message = fake.message(private(61), BOT_USER, text="you are 50% puppy, 50% kitty")
+    await fake.push(callback_query={"id": "cb-2", "from": user(61), "chat_instance": "c", "data": "why:unknown",
+                                    "message": message})
+    (answer,) = await reply_in(fake, 61)
+    assert "send it again" in body(answer)
+
+
+async def test_cards_off_gives_text_answers(fake, bot):
+    cmd = lambda t: fake.message(private(62), user(62), text=t, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    await fake.push(cmd("/cards off"))
+    assert "text only" in body((await reply_in(fake, 62))[0])
+    await send_photo(fake, private(62), user(62))
+    answer = (await reply_in(fake, 62, 2))[1]
+    assert answer.method == "sendMessage" and body(answer).startswith("you are ")
+    await fake.push(cmd("/cards"))
+    assert "/cards on" in body((await reply_in(fake, 62, 3))[2])

@@ -1,0 +1,78 @@
+"""The result card: the photo, downscaled, each face boxed and labelled "73% puppy".
+
+Drawn with Pillow and its bundled open font (Aileron, via ``ImageFont.load_default(size)``), so
+nothing is fetched or installed for it. Card text stays ASCII because that font has no Hangul
+or emoji; the localised sentence goes in the caption.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw, ImageFont
+
+from classifier.selfie import SelfieResult
+
+MAX_SIDE = 1024
+MIN_SIDE = 360  # panoramas and slivers are padded to this so labels fit
+PUPPY, KITTY, INK = (255, 140, 0), (40, 120, 255), (20, 20, 28)
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _fit(image: Image.Image) -> tuple[Image.Image, float, tuple[int, int]]:
+    scale = min(1.0, MAX_SIDE / max(image.size))
+    photo = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    width, height = max(photo.width, MIN_SIDE), max(photo.height, MIN_SIDE)
+    canvas = Image.new("RGB", (width, height), INK)
+    offset = ((width - photo.width) // 2, (height - photo.height) // 2)
+    canvas.paste(photo, offset)
+    return canvas, scale, offset
+
+
+def label_text(prediction, card) -> tuple[str, tuple[int, int, int]]:
+    label = prediction.label
+    percent = prediction.percentages[card.display(label)]
+    colour = PUPPY if label == "dog" else KITTY if label == "cat" else (120, 200, 80)
+    return f"{percent}% {card.display(label)}", colour
+
+
+def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
+    canvas, scale, (ox, oy) = _fit(result.image)
+    draw = ImageDraw.Draw(canvas)
+    size = max(14, min(canvas.size) // 16)
+    font, line = _font(size), max(2, size // 7)
+    if result.faces_found:
+        for number, face in enumerate(result.faces, 1):
+            b = face.box
+            x0, y0 = ox + b.x * scale, oy + b.y * scale
+            x1, y1 = x0 + b.w * scale, y0 + b.h * scale
+            text, colour = label_text(face.prediction, card)
+            if len(result.faces) > 1:
+                text = f"{number}: {text}"
+            draw.rounded_rectangle((x0, y0, x1, y1), radius=line * 3, outline=colour, width=line)
+            _tag(draw, text, font, colour, (x0, y0), canvas.size, above=True)
+    else:
+        text, colour = label_text(result.faces[0].prediction, card)
+        _tag(draw, f"whole photo: {text}", font, colour, (canvas.width / 2, canvas.height), canvas.size,
+             above=True, centred=True)
+    buf = io.BytesIO()
+    canvas.save(buf, fmt, quality=88)
+    return buf.getvalue()
+
+
+def _tag(draw, text, font, colour, anchor, canvas_size, above=True, centred=False):
+    """A filled label next to ``anchor``, moved inside the canvas when it would spill over."""
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad = max(3, (bottom - top) // 4)
+    w, h = right - left + 2 * pad, bottom - top + 2 * pad
+    x = anchor[0] - w / 2 if centred else anchor[0]
+    y = anchor[1] - h - pad if above else anchor[1] + pad
+    if y < 0:
+        y = anchor[1] + pad
+    x = min(max(x, 0), canvas_size[0] - w)
+    y = min(max(y, 0), canvas_size[1] - h)
+    draw.rounded_rectangle((x, y, x + w, y + h), radius=pad, fill=colour)
+    draw.text((x + pad - left, y + pad - top), text, font=font, fill="white")

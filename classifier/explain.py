@@ -1,0 +1,83 @@
+"""Why: a signed Grad-CAM map on the backbone's last convolution.
+
+Positive where the picture pushed towards the first label of ``toward`` (puppy), negative where
+it pushed towards the other (kitty). Needs the Keras model (LiteRT has no gradients), loaded
+lazily the first time someone asks.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+
+from .images import to_model_input
+from .model import Classifier
+
+
+class Explainer:
+    def __init__(self, classifier: Classifier):
+        self.classifier = classifier
+        self._graph = None
+        self._lock = threading.Lock()
+
+    def _build(self):
+        import keras
+
+        from .runtime import KerasRuntime
+
+        runtime = self.classifier.runtime
+        model = runtime.model if isinstance(runtime, KerasRuntime) else \
+            KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
+        conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
+        return keras.Model(model.inputs, [conv.output, model.outputs[0]])
+
+    def heatmap(self, image: Image.Image, toward: tuple[str, str] = ("dog", "cat")) -> np.ndarray:
+        """A float map in [-1, 1] with ``image``'s height and width."""
+        import tensorflow as tf
+
+        labels = self.classifier.card.labels
+        plus, minus = (labels.index(t) if t in labels else i for i, t in zip((-1, 0), toward))
+        x = tf.constant(to_model_input(image, self.classifier.card.input_size)[None].astype(np.float32))
+        with self._lock:
+            if self._graph is None:
+                self._graph = self._build()
+            with tf.GradientTape() as tape:
+                features, logits = self._graph(x, training=False)
+                target = logits[:, plus] - logits[:, minus]
+            grads = tape.gradient(target, features)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cam = tf.reduce_sum(weights * features, axis=-1)[0].numpy()
+        peak = np.abs(cam).max()
+        cam = cam / peak if peak > 0 else cam
+        resized = Image.fromarray(cam.astype(np.float32), "F").resize(image.size, Image.BILINEAR)
+        return np.clip(np.asarray(resized), -1.0, 1.0)
+
+    def overlay(self, image: Image.Image, result=None) -> Image.Image:
+        """The photo with warm colours where it looked puppy and cool where it looked kitty;
+        per face when faces were found, else over the whole photo."""
+        from .faces import face_square
+
+        heat = np.zeros((image.height, image.width), np.float32)
+        weight = np.zeros_like(heat)
+        boxes = [f.box for f in result.faces] if result and result.faces_found else [None]
+        for box in boxes:
+            if box is None:
+                heat += self.heatmap(image)
+                weight += 1
+                continue
+            x0, y0, side = face_square(image.size, box)
+            heat[y0 : y0 + side, x0 : x0 + side] += self.heatmap(image.crop((x0, y0, x0 + side, y0 + side)))
+            weight[y0 : y0 + side, x0 : x0 + side] += 1
+        heat = np.where(weight > 0, heat / np.maximum(weight, 1), 0)
+        return blend(image, heat)
+
+
+def blend(image: Image.Image, heat: np.ndarray, strength: float = 0.55) -> Image.Image:
+    """Orange for positive (puppy), blue for negative (kitty), alpha by magnitude."""
+    base = np.asarray(image.convert("RGB"), np.float32)
+    warm, cool = np.array([255, 140, 0], np.float32), np.array([30, 120, 255], np.float32)
+    colour = np.where(heat[..., None] >= 0, warm, cool)
+    alpha = (np.abs(heat)[..., None] * strength).clip(0, 1)
+    return Image.fromarray((base * (1 - alpha) + colour * alpha).astype(np.uint8))
