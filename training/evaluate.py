@@ -50,10 +50,19 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, class_
     return out
 
 
+def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities from (N, K) logits, or the mean over views of (V, N, K) logits (e.g. photo
+    and mirror image, as the bot serves it)."""
+    logits = np.asarray(logits)
+    if logits.ndim == 3:
+        return np.mean([softmax(view, temperature) for view in logits], axis=0)
+    return softmax(logits, temperature)
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature minimising validation log loss (golden-section search on log T)."""
     def nll(log_t):
-        return log_loss(softmax(logits, float(np.exp(log_t))), labels)
+        return log_loss(calibrated(logits, float(np.exp(log_t))), labels)
 
     lo, hi = np.log(0.05), np.log(20.0)
     ratio = (np.sqrt(5) - 1) / 2

@@ -36,7 +36,10 @@ def markdown(r: dict) -> str:
         f"| expected calibration error | {t['ece']:.4f} |",
         f"| log loss before scaling | {r['metrics']['test_uncalibrated']['log_loss']:.4f} |",
         f"| ECE before scaling | {r['metrics']['test_uncalibrated']['ece']:.4f} |",
-        f"| temperature (fitted on validation) | {r['temperature']:.3f} |", "",
+        f"| temperature (fitted on validation) | {r['temperature']:.3f} |",
+        f"| accuracy, single view (no mirror averaging) | {r['metrics']['test_single_view']['accuracy']:.4f} |",
+        f"| log loss, single view | {r['metrics']['test_single_view']['log_loss']:.4f} |", "",
+        "Test metrics average each photo with its mirror image, as the bot serves it.", "",
         "Confusion matrix (rows: true, columns: predicted):", "",
         "| | " + " | ".join(names) + " |", "| --- " * (len(names) + 1) + "|",
     ]
