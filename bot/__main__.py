@@ -11,7 +11,7 @@ def main(argv=None) -> int:
     argparse.ArgumentParser(
         prog="python -m bot",
         description="Mirror Mirror Telegram bot. Settings come from the environment: TELEGRAM_BOT_TOKEN (required), "
-        "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, WEBHOOK_URL, WEBHOOK_SECRET, PORT, STATE_DIR, "
+        "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, PORT, STATE_DIR, "
         "RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, ADMIN_IDS (see README).",
     ).parse_args(argv)
     from .config import Config, ConfigError
@@ -27,7 +27,7 @@ def main(argv=None) -> int:
 
     configure_logging(config)
     try:
-        classifier = Classifier.load(config.model_dir)
+        classifier = Classifier.load(config.model_path())
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

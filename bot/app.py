@@ -40,6 +40,7 @@ class BotState:
         self.settings = ChatSettings(config.state_dir / "settings.json")
         self._photo_refs: OrderedDict[str, str] = OrderedDict()  # short key -> Telegram file_id, never bytes
         self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s)
+        self._reload_lock = asyncio.Lock()
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -65,6 +66,28 @@ class BotState:
 
     def recall(self, key: str) -> str | None:
         return self._photo_refs.get(key)
+
+    async def reload(self) -> tuple[bool, str]:
+        """Load the configured model again (MODEL_DIR, or whatever models/DEFAULT names now),
+        run the canary, and switch only if it passes. Returns (switched, what happened)."""
+        from classifier.probes import canary
+
+        old = self.scorer.card.version
+        async with self._reload_lock:
+            def load():
+                candidate = Classifier.load(self.config.model_path())
+                return candidate, canary(candidate)
+
+            try:
+                candidate, (passed, why) = await asyncio.get_running_loop().run_in_executor(None, load)
+            except Exception as exc:  # a broken artifact must never take the bot down
+                passed, why, candidate = False, f"{type(exc).__name__}: {exc}", None
+            if not passed:
+                log.warning("reload refused, still serving %s: %s", old, why)
+                return False, f"kept {old}: {why}"
+            self.scorer.swap(candidate)
+            log.info("now serving %s (was %s): %s", candidate.card.version, old, why)
+            return True, f"now serving {candidate.card.version} (was {old}): {why}"
 
     async def drain(self, timeout: float = 30.0) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -126,6 +149,7 @@ def add_handlers(application: Application) -> None:
         CommandHandler("top", handlers.top),
         CommandHandler("mirror", handlers.mirror_command),
         CommandHandler("cards", handlers.cards_command),
+        CommandHandler("reload", handlers.reload_command),
         CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
         MessageHandler(private & image, handlers.private_image),
         MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
@@ -142,10 +166,12 @@ async def run(config: Config, classifier: Classifier, stop: asyncio.Event | None
     application = build_application(config, classifier)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    state: BotState = application.bot_data["state"]
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    state: BotState = application.bot_data["state"]
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(state.reload()))
     runner = None
     async with application:
         if config.webhook_url:

@@ -16,7 +16,8 @@ class Config:
     token: str
     api_base_url: str = "https://api.telegram.org/bot"
     file_base_url: str = "https://api.telegram.org/file/bot"
-    model_dir: Path | None = None  # None: the shipped default model
+    model_dir: Path | None = None  # a fixed model folder; None: whatever models_root/DEFAULT names
+    models_root: Path | None = None  # None: the project's models/
     webhook_url: str | None = None
     webhook_secret: str | None = None
     port: int = 8080
@@ -39,6 +40,7 @@ class Config:
                 api_base_url=env.get("TELEGRAM_API_BASE_URL", cls.api_base_url),
                 file_base_url=env.get("TELEGRAM_FILE_BASE_URL", cls.file_base_url),
                 model_dir=Path(env["MODEL_DIR"]) if env.get("MODEL_DIR") else None,
+                models_root=Path(env["MODELS_ROOT"]) if env.get("MODELS_ROOT") else None,
                 webhook_url=env.get("WEBHOOK_URL") or None,
                 webhook_secret=env.get("WEBHOOK_SECRET") or None,
                 port=int(env.get("PORT", cls.port)),
@@ -51,6 +53,12 @@ class Config:
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from None
+
+    def model_path(self) -> Path:
+        """The folder to serve, resolved now: a new promotion changes it without a restart."""
+        from classifier.card import default_model_dir
+
+        return self.model_dir or default_model_dir(self.models_root)
 
     def __repr__(self) -> str:  # never print the token
         return f"Config(api_base_url={self.api_base_url!r}, webhook={bool(self.webhook_url)}, port={self.port})"

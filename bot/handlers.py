@@ -214,6 +214,16 @@ async def cards_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await reply(update.effective_message, text(language, "cards_" + choice))
 
 
+async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reload (admins only): switch to the newly promoted model after its canary check."""
+    state = context.bot_data["state"]
+    if update.effective_user.id not in state.config.admins:
+        await reply(update.effective_message, text(lang(update), "admins_only"))
+        return
+    _, outcome = await state.reload()
+    await reply(update.effective_message, outcome)
+
+
 async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "why?" button: the heat map of what looked puppy and what looked kitty."""
     state, language, query = context.bot_data["state"], lang(update), update.callback_query

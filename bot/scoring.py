@@ -15,20 +15,32 @@ Busy = Overloaded
 
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 64, tta: bool = True):
-        self.classifier = classifier
-        self.selfies = SelfieScorer(classifier, tta=tta)
-        self._batcher = MicroBatcher(classifier, max_pending=max_pending)
-        self._explainer = None
+        self.max_pending, self.tta = max_pending, tta
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
+        self._retired: list[MicroBatcher] = []
+        self.swap(classifier)
+
+    def swap(self, classifier: Classifier) -> None:
+        """Serve ``classifier`` from now on. A photo already on its way finishes with the model it
+        started with (each request holds its own references), so nothing fails mid-switch."""
+        old = getattr(self, "_batcher", None)
+        detector = self.selfies.detector if old else None
+        self.classifier = classifier
+        self.selfies = SelfieScorer(classifier, detector, tta=self.tta)
+        self._batcher = MicroBatcher(classifier, max_pending=self.max_pending)
+        self._explainer = None
+        if old:
+            self._retired.append(old)
 
     @property
     def card(self):
         return self.classifier.card
 
     async def score(self, image: bytes) -> SelfieResult:
-        async with self._batcher.slot():
-            photo, boxes, arrays = await self._batcher.off_loop(self.selfies.prepare, image)
-            return self.selfies.finish(photo, boxes, await self._batcher.probabilities(arrays))
+        batcher, selfies = self._batcher, self.selfies
+        async with batcher.slot():
+            photo, boxes, arrays = await batcher.off_loop(selfies.prepare, image)
+            return selfies.finish(photo, boxes, await batcher.probabilities(arrays))
 
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""
@@ -40,10 +52,12 @@ class Scorer:
 
         from classifier.explain import Explainer
 
+        classifier, selfies = self.classifier, self.selfies
+
         def work():
-            if self._explainer is None:
-                self._explainer = Explainer(self.classifier)
-            result = self.selfies.score(image)
+            if self._explainer is None or self._explainer.classifier is not classifier:
+                self._explainer = Explainer(classifier)
+            result = selfies.score(image)
             out = io.BytesIO()
             picture = self._explainer.overlay(result.image, result)
             picture.thumbnail((1024, 1024))
@@ -54,5 +68,6 @@ class Scorer:
             return await asyncio.get_running_loop().run_in_executor(self._explain_pool, work)
 
     async def aclose(self) -> None:
-        await self._batcher.aclose()
+        for batcher in [*self._retired, self._batcher]:
+            await batcher.aclose()
         self._explain_pool.shutdown(wait=True)

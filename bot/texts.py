@@ -38,6 +38,7 @@ TEXTS = {
         "cards_on": "I'll answer with a picture card 🖼",
         "cards_off": "I'll answer with text only ✍️",
         "cards_usage": "Use /cards on or /cards off",
+        "admins_only": "Only the bot's admins can do that.",
     },
     "ko": {
         "names": {"dog": "강아지", "cat": "고양이"},
@@ -74,6 +75,7 @@ TEXTS = {
         "cards_on": "사진 카드로 답할게요 🖼",
         "cards_off": "글로만 답할게요 ✍️",
         "cards_usage": "/cards on 또는 /cards off 를 써 주세요",
+        "admins_only": "봇 관리자만 할 수 있어요.",
     },
 }
 EMOJI = {"dog": "🐶", "cat": "🐱"}

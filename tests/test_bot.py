@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import socket
 import subprocess
@@ -341,3 +342,63 @@ async def test_cards_off_gives_text_answers(fake, bot):
     assert answer.method == "sendMessage" and body(answer).startswith("you are ")
     await fake.push(cmd("/cards"))
     assert "/cards on" in body((await reply_in(fake, 62, 3))[2])
+
+
+# -- redeploying ----------------------------------------------------------------------------------
+async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, tmp_path):
+    from classifier.card import set_default
+    from tests.conftest import make_artifact
+
+    root = tmp_path / "models"
+    set_default(root, make_artifact(root, "v-old", seed=1, with_litert=True).name)
+    admin, someone = user(70, "Ada"), user(71, "Sam")
+    cmd = lambda who, t: fake.message(private(who["id"]), who, text=t,
+                                      entities=[{"type": "bot_command", "offset": 0, "length": len(t.split()[0])}])
+    async with Harness(fake, Classifier.load(root / "v-old"), tmp_path / "state", models_root=root,
+                       admins=frozenset({70})) as harness:
+        stop_flow = asyncio.Event()
+
+        async def flow():  # a steady stream of photos from many users during the switch
+            sent = 0
+            while not stop_flow.is_set():
+                await send_photo(fake, private(2000 + sent), user(2000 + sent), photo_bytes(sent))
+                sent += 1
+                await asyncio.sleep(0.05)
+            return sent
+
+        flowing = asyncio.create_task(flow())
+        await asyncio.sleep(0.5)
+        set_default(root, make_artifact(root, "v-new", seed=2, with_litert=True).name)
+        await fake.push(cmd(someone, "/reload"))
+        assert "Only the bot's admins" in body((await reply_in(fake, 71))[0])
+        await fake.push(cmd(admin, "/reload"))
+        assert body((await reply_in(fake, 70))[0]).startswith("now serving v-new (was v-old)")
+        await asyncio.sleep(0.5)
+        stop_flow.set()
+        sent = await flowing
+        answers = await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto")
+                                       and int(s.params["chat_id"]) >= 2000, count=sent, timeout=120)
+        assert len(answers) == sent and all(body(a).startswith("you are") for a in answers)
+        assert len({int(a.params["chat_id"]) for a in answers}) == sent  # each exactly once
+        await fake.push(cmd(admin, "/about"))
+        assert "v-new" in body((await reply_in(fake, 70, 2))[1])
+
+        # a broken artifact: the card promises three labels, the model has two
+        broken = make_artifact(root, "v-broken", seed=3)
+        card = (broken / "card.json").read_text().replace('"labels": [\n    "cat",', '"labels": [\n    "fox",\n    "cat",')
+        (broken / "card.json").write_text(card)
+        set_default(root, "v-broken")
+        await fake.push(cmd(admin, "/reload"))
+        refused = body((await reply_in(fake, 70, 3))[2])
+        assert refused.startswith("kept v-new:") and "3 labels" in refused
+        # a model that loads but answers differently from its card's probes
+        drifted = make_artifact(root, "v-drift", seed=4)
+        card = json.loads((drifted / "card.json").read_text())
+        card["extra"]["probes"] = {k: [1.0, 0.0] for k in card["extra"]["probes"]}  # what it no longer says
+        (drifted / "card.json").write_text(json.dumps(card))
+        set_default(root, "v-drift")
+        await fake.push(cmd(admin, "/reload"))
+        refused = body((await reply_in(fake, 70, 4))[3])
+        assert refused.startswith("kept v-new:") and "probe" in refused
+        await send_photo(fake, private(72), user(72))
+        assert body((await reply_in(fake, 72))[0]).startswith("you are")

@@ -11,6 +11,7 @@ import numpy as np
 from classifier import Classifier, ModelCard, ModelError
 from classifier.card import default_model_dir, set_default
 from classifier.compile import compile_artifact
+from classifier.probes import record as record_probes
 from training.evaluate import log_loss
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def export(model, card: ModelCard, out_root: Path, with_litert: bool = True) -> 
     tmp.mkdir(parents=True)
     model.save(tmp / card.model_file)
     card.save(tmp)
-    Classifier.load(tmp, runtime="keras")  # refuses a card that disagrees with its model
+    card.extra["probes"] = record_probes(Classifier.load(tmp, runtime="keras"))  # also checks card vs model
+    card.save(tmp)
     if with_litert:
         try:
             diff = compile_artifact(tmp, model)
