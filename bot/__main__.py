@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 
 def main(argv=None) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Mirror Mirror Telegram bot. Settings come from the environment: TELEGRAM_BOT_TOKEN (required), "
         "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, PORT, STATE_DIR, "
         "RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, ADMIN_IDS (see README).",
-    ).parse_args(argv)
+    )
+    parser.add_argument("--playground", action="store_true",
+                        help="try the bot without Telegram: a local chat page on 127.0.0.1, no token needed")
+    parser.add_argument("--port", type=int, default=8080, help="playground port (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.playground:
+        return playground(args.port)
     from .config import Config, ConfigError
 
     try:
@@ -32,6 +39,31 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asyncio.run(run(config, classifier))
+    return 0
+
+
+def playground(port: int) -> int:
+    import logging
+    import os
+
+    from classifier import Classifier, ModelError
+
+    from .config import Config
+    from .playground import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        where = Config(token="-", model_dir=Path(os.environ["MODEL_DIR"]) if os.environ.get("MODEL_DIR") else None)
+        classifier = Classifier.load(where.model_path())
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(port, classifier))
+    except OSError as exc:
+        print(f"error: cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -47,10 +47,13 @@ class FakeBotAPI:
         self.port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> "FakeBotAPI":
+    async def start(self, host: str = "127.0.0.1", port: int = 0, add_routes=None) -> "FakeBotAPI":
+        """Serve on ``host:port`` (0: any free port); ``add_routes(app)`` may mount more pages."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        if add_routes:
+            add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

@@ -1,0 +1,116 @@
+"""The playground as a newcomer sees it: `python -m bot --playground` in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import jpeg_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def playground(tiny_model_dir):
+    port = free_port()
+    env = {**os.environ, "MODEL_DIR": str(tiny_model_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)  # no token is needed
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "--playground", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the playground did not come up: " + proc.stdout.read()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1100,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    photo = tmp_path / "selfie.jpg"
+    photo.write_bytes(jpeg_bytes(Image.effect_noise((320, 240), 60).convert("RGB")))
+    browser.get(playground)
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    answer = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
+                               if "you are" in e.text])
+    first_line = answer[0].splitlines()[0]
+    percents = [int(p) for p in re.findall(r"(\d+)% (?:puppy|kitty)", first_line)]
+    assert len(percents) == 2 and sum(percents) == 100
+    cards = browser.find_elements(By.CSS_SELECTOR, ".bot-msg img")
+    assert cards and wait_for(lambda: cards[-1].get_property("naturalWidth")) >= 360  # the result card loaded
+    browser.save_screenshot(str(tmp_path / "playground.png"))
+
+    # the "why?" button brings the heat map
+    browser.find_element(By.CSS_SELECTOR, ".bot-msg .buttons button").click()
+    wait_for(lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "Orange" in e.text])
+
+
+def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    photo = tmp_path / "bob.png"
+    Image.effect_noise((200, 200), 30).convert("RGB").save(photo)
+    browser.get(playground)
+    browser.find_element(By.ID, "tab-group").click()
+    Select(browser.find_element(By.ID, "member")).select_by_visible_text("Bob")
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    answer = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
+                               if e.text.startswith("Bob, you are")])
+    assert "%" in answer[0]
+    text_box = browser.find_element(By.ID, "text")
+    text_box.send_keys("/top\n")
+    board = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
+                              if "Leaderboard" in e.text])
+    assert "Bob" in board[0]
