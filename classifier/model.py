@@ -36,6 +36,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class Classifier:
     """Load once, then ``predict`` / ``predict_many`` / ``predict_proba`` from any thread."""
 
+    CHUNK = 64
+
     def __init__(self, runtime, card: ModelCard, path: Path | None = None):
         self.runtime = runtime
         self.card = card
@@ -65,7 +67,9 @@ class Classifier:
         """Probabilities for a prepared uint8 batch (N, size, size, 3)."""
         if len(batch) == 0:
             return np.zeros((0, len(self.card.labels)))
-        out = self.runtime(batch.astype(np.float32))
+        # bounded chunks: a whole test split at once would need gigabytes of activations
+        out = np.concatenate([self.runtime(batch[i : i + self.CHUNK].astype(np.float32))
+                              for i in range(0, len(batch), self.CHUNK)])
         if self.card.output == "logits":
             return softmax(out, self.card.temperature)
         return out / out.sum(axis=-1, keepdims=True)

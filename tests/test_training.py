@@ -141,6 +141,7 @@ def test_pipeline_exports_a_model_the_classifier_loads(folders_dir, tmp_path):
     assert summary["promoted"] and default_model_dir(tmp_path) == artifact
     for name in ("model.keras", "card.json", "report.json", "report.md", "curves.png", "reliability.png"):
         assert (artifact / name).is_file(), name
+    assert not (artifact / "mistakes.png").exists()  # dataset photos (maybe of people) never ship
     clf = Classifier.load(artifact)
     assert clf.card.labels == ["daisy", "rose", "tulip"] and clf.card.metrics["test"]["count"] == 6
     pred = clf.predict(folders_dir / "rose" / "0.png")

@@ -71,7 +71,7 @@ def run(args) -> dict:
         arrays[part] = (images[ok], sub.labels[ok], [p for p, good in zip(sub.paths, ok) if good])
     if unreadable:
         print(f"skipped {unreadable} unreadable files")
-    (x_tr, y_tr, _), (x_va, y_va, _), (x_te, y_te, _) = arrays["train"], arrays["val"], arrays["test"]
+    (x_tr, y_tr, _), (x_va, y_va, _), (x_te, y_te, test_paths) = arrays["train"], arrays["val"], arrays["test"]
     if min(len(y_tr), len(y_va), len(y_te)) == 0:
         raise SystemExit("error: too few readable images to make train, validation and test splits")
 
@@ -97,6 +97,7 @@ def run(args) -> dict:
 
     version = args.version or f"{dt.date.today():%Y%m%d}-{model.spec.name}-{int(time.time()) % 100000:05d}"
     reached = [p.reached_target_after_s for p in model.phases if p.reached_target_after_s]
+    mistakes = worst_mistakes(test_probs, y_te)
     report = {
         "version": version, "backbone": model.spec.name, "backbone_source": model.spec.source,
         "input_size": size, "mode": model.resolved_mode(), "device": device_description(),
@@ -109,6 +110,8 @@ def run(args) -> dict:
         "phases": [asdict(p) for p in model.phases],
         "train_seconds": train_seconds, "target_accuracy": model.target_accuracy,
         "time_to_target_s": min(reached) if reached else None,
+        "worst_mistakes": [{"file": test_paths[i].name, "true": names[y_te[i]], "said": names[int(test_probs[i].argmax())],
+                            "confidence": float(test_probs[i].max())} for i in mistakes],
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     card = ModelCard(
@@ -123,7 +126,7 @@ def run(args) -> dict:
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     artifact = export(model.model, card, Path(args.out))
-    write_report(artifact, report, x_te, test_probs, y_te, worst_mistakes(test_probs, y_te))
+    write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=run_dir)
 
     summary = {"artifact": str(artifact), "accuracy": test["accuracy"], "log_loss": test["log_loss"],
                "ece": test["ece"], "temperature": temperature, "train_seconds": train_seconds,

@@ -9,12 +9,18 @@ import numpy as np
 
 
 def write_report(directory: Path, report: dict, test_images=None, test_probs=None, test_labels=None,
-                 mistakes=()) -> list[Path]:
+                 mistakes=(), private_dir: Path | None = None) -> list[Path]:
+    """Report and plots into ``directory`` (shipped with the model). The grid of worst mistakes
+    shows dataset photos, some with people in them, so it goes to ``private_dir`` (the run folder,
+    never committed) and the shipped report names the files instead."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = [directory / "report.json", directory / "report.md"]
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    written += _plots(directory, report, test_images, test_probs, test_labels, mistakes)
+    written += _plots(directory, report)
+    if private_dir is not None and test_images is not None and len(mistakes):
+        written.append(mistakes_grid(Path(private_dir), report["class_names"], test_images, test_probs, test_labels,
+                                     mistakes))
     (directory / "report.md").write_text(markdown(report))
     return written
 
@@ -53,15 +59,27 @@ def markdown(r: dict) -> str:
     reached = r.get("time_to_target_s")
     lines += ["", f"Total training time {r['train_seconds']:.0f} s; validation accuracy reached "
               f"{r['target_accuracy']:.1%} " + (f"after {reached:.0f} s." if reached else "never during training."),
-              "", "![curves](curves.png) ![reliability](reliability.png)", "", "![worst mistakes](mistakes.png)", ""]
+              "", "![curves](curves.png) ![reliability](reliability.png)", ""]
+    if r.get("worst_mistakes"):
+        lines += ["## Most confident mistakes", "",
+                  "A picture grid of these is in the run folder (not shipped: dataset photos, some with people).", "",
+                  "| file | true | said | confidence |", "| --- | --- | --- | --- |"]
+        lines += [f"| {m['file']} | {m['true']} | {m['said']} | {m['confidence']:.1%} |" for m in r["worst_mistakes"]]
+        lines.append("")
     return "\n".join(lines)
 
 
-def _plots(directory, report, images, probs, labels, mistakes) -> list[Path]:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plots(directory, report) -> list[Path]:
+    plt = _pyplot()
 
     out = []
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -89,16 +107,19 @@ def _plots(directory, report, images, probs, labels, mistakes) -> list[Path]:
     fig.tight_layout(), fig.savefig(directory / "reliability.png", dpi=90), plt.close(fig)
     out.append(directory / "reliability.png")
 
-    if images is not None and len(mistakes):
-        names = report["class_names"]
-        cols = min(4, len(mistakes))
-        rows = (len(mistakes) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, i in zip(axes.flat, mistakes):
-            ax.imshow(images[i])
-            ax.set_title(f"true {names[labels[i]]}\nsaid {names[probs[i].argmax()]} {probs[i].max():.0%}", fontsize=8)
-        fig.tight_layout(), fig.savefig(directory / "mistakes.png", dpi=70), plt.close(fig)
-        out.append(directory / "mistakes.png")
     return out
+
+
+def mistakes_grid(directory: Path, names, images, probs, labels, mistakes) -> Path:
+    plt = _pyplot()
+    directory.mkdir(parents=True, exist_ok=True)
+    cols = min(4, len(mistakes))
+    rows = (len(mistakes) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, mistakes):
+        ax.imshow(images[i])
+        ax.set_title(f"true {names[labels[i]]}\nsaid {names[probs[i].argmax()]} {probs[i].max():.0%}", fontsize=8)
+    fig.tight_layout(), fig.savefig(directory / "mistakes.png", dpi=70), plt.close(fig)
+    return directory / "mistakes.png"
