@@ -12,11 +12,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Mirror Mirror Telegram bot. Settings come from the environment: TELEGRAM_BOT_TOKEN (required), "
-        "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, PORT, STATE_DIR, "
-        "RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, ADMIN_IDS (see README).",
+        "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, "
+        "PORT, STATE_DIR, RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, ADMIN_IDS (see README).",
     )
-    parser.add_argument("--playground", action="store_true",
-                        help="try the bot without Telegram: a local chat page on 127.0.0.1, no token needed")
+    parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="try the bot without Telegram: a local chat page on 127.0.0.1, no token needed",
+    )
     parser.add_argument("--port", type=int, default=8080, help="playground port (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.playground:

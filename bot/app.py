@@ -14,8 +14,15 @@ from collections import OrderedDict
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
-                          MessageHandler, filters)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from classifier import Classifier
 
@@ -23,8 +30,8 @@ from . import handlers
 from .config import Config
 from .leaderboard import Leaderboard
 from .ratelimit import RateLimiter
-from .store import ChatSettings
 from .scoring import Scorer
+from .store import ChatSettings
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
@@ -74,6 +81,7 @@ class BotState:
 
         old = self.scorer.card.version
         async with self._reload_lock:
+
             def load():
                 candidate = Classifier.load(self.config.model_path())
                 return candidate, canary(candidate)
@@ -141,27 +149,30 @@ def _builder(config: Config):
 def add_handlers(application: Application) -> None:
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     image = filters.PHOTO | filters.Document.IMAGE
-    application.add_handlers([
-        CommandHandler("start", handlers.start),
-        CommandHandler("help", handlers.help_command),
-        CommandHandler("about", handlers.about),
-        CommandHandler("privacy", handlers.privacy),
-        CommandHandler("top", handlers.top),
-        CommandHandler("mirror", handlers.mirror_command),
-        CommandHandler("cards", handlers.cards_command),
-        CommandHandler("reload", handlers.reload_command),
-        CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
-        MessageHandler(private & image, handlers.private_image),
-        MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
-        MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.text_hint),
-        MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, handlers.not_an_image),
-    ])
+    application.add_handlers(
+        [
+            CommandHandler("start", handlers.start),
+            CommandHandler("help", handlers.help_command),
+            CommandHandler("about", handlers.about),
+            CommandHandler("privacy", handlers.privacy),
+            CommandHandler("top", handlers.top),
+            CommandHandler("mirror", handlers.mirror_command),
+            CommandHandler("cards", handlers.cards_command),
+            CommandHandler("reload", handlers.reload_command),
+            CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
+            MessageHandler(private & image, handlers.private_image),
+            MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
+            MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.text_hint),
+            MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, handlers.not_an_image),
+        ]
+    )
     application.add_error_handler(handlers.on_error)
 
 
-async def run(config: Config, classifier: Classifier, stop: asyncio.Event | None = None,
-              ready: asyncio.Event | None = None) -> None:
+async def run(
+    config: Config, classifier: Classifier, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
+) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop``), then answer in-flight photos and exit."""
     application = build_application(config, classifier)
     stop = stop or asyncio.Event()
@@ -176,9 +187,11 @@ async def run(config: Config, classifier: Classifier, stop: asyncio.Event | None
     async with application:
         if config.webhook_url:
             runner = await start_webhook_server(application, config)
-            await application.bot.set_webhook(config.webhook_url.rstrip("/") + WEBHOOK_PATH,
-                                              secret_token=config.webhook_secret,
-                                              allowed_updates=Update.ALL_TYPES)
+            await application.bot.set_webhook(
+                config.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                secret_token=config.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
         else:
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
         await application.start()

@@ -29,7 +29,7 @@ class Config:
     admins: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
-    def from_env(cls, env=None) -> "Config":
+    def from_env(cls, env=None) -> Config:
         env = os.environ if env is None else env
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if not token:

@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, web
 
-BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "Mirror Mirror", "username": "mirror_mirror_test_bot",
-            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+BOT_USER = {
+    "id": 777000111,
+    "is_bot": True,
+    "first_name": "Mirror Mirror",
+    "username": "mirror_mirror_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
 MAX_FILE = 20 * 1024 * 1024
 
@@ -47,7 +54,7 @@ class FakeBotAPI:
         self.port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0, add_routes=None) -> "FakeBotAPI":
+    async def start(self, host: str = "127.0.0.1", port: int = 0, add_routes=None) -> FakeBotAPI:
         """Serve on ``host:port`` (0: any free port); ``add_routes(app)`` may mount more pages."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
@@ -116,6 +123,7 @@ class FakeBotAPI:
 
     async def wait_sent(self, predicate, count: int = 1, timeout: float = 30.0) -> list[Sent]:
         """Wait until ``count`` sent messages match ``predicate``; return them."""
+
         async def enough():
             async with self._new_sent:
                 while len(matched := [s for s in self.sent if predicate(s)]) < count:
@@ -125,7 +133,9 @@ class FakeBotAPI:
         return await asyncio.wait_for(enough(), timeout)
 
     def replies_to(self, chat_id: int) -> list[Sent]:
-        return [s for s in self.sent if s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id]
+        return [
+            s for s in self.sent if s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id
+        ]
 
     # -- the HTTP side ---------------------------------------------------------------------------
     async def _params(self, request: web.Request) -> dict:
@@ -185,7 +195,7 @@ class FakeBotAPI:
             if not self.updates and timeout:
                 try:
                     await asyncio.wait_for(self._new_update.wait(), min(timeout, 2.0))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         return self.updates[:limit]
 
@@ -202,9 +212,16 @@ class FakeBotAPI:
 
     async def _record(self, method, p, **content):
         chat_id = p["chat_id"]
-        message = {"message_id": next(self._ids), "date": int(time.time()), "from": BOT_USER,
-                   "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"}, **content}
-        reply = p.get("reply_parameters") or ({"message_id": p["reply_to_message_id"]} if "reply_to_message_id" in p else None)
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "from": BOT_USER,
+            "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"},
+            **content,
+        }
+        reply = p.get("reply_parameters") or (
+            {"message_id": p["reply_to_message_id"]} if "reply_to_message_id" in p else None
+        )
         if reply:
             message["reply_to_message_id"] = reply["message_id"]
         async with self._new_sent:

@@ -34,7 +34,8 @@ async def send(coro_factory, attempts: int = 4):
         try:
             return await coro_factory()
         except RetryAfter as exc:  # only reached if the limiter gave up
-            await asyncio.sleep(float(getattr(exc.retry_after, "total_seconds", lambda: exc.retry_after)()))
+            delay = exc.retry_after
+            await asyncio.sleep(delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay))
         except (TimedOut, NetworkError):
             if attempt == attempts - 1:
                 raise
@@ -59,8 +60,10 @@ async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     card = context.bot_data["state"].scorer.card
     accuracy = card.metrics.get("test", {}).get("accuracy")
     shown = f"{accuracy:.1%}" if isinstance(accuracy, (int, float)) else "n/a"
-    await reply(update.effective_message, text(lang(update), "about", version=card.version,
-                                               backbone=card.backbone, accuracy=shown))
+    await reply(
+        update.effective_message,
+        text(lang(update), "about", version=card.version, backbone=card.backbone, accuracy=shown),
+    )
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -75,8 +78,10 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ranked = state.leaderboard.top(chat_id, label)
         if ranked:
             lines.append(text(language, "top_most", name=label_name(language, label, state.scorer.card)))
-            lines += [text(language, "top_line", rank=i + 1, name=name, percent=round(p * 100))
-                      for i, (name, p) in enumerate(ranked)]
+            lines += [
+                text(language, "top_line", rank=i + 1, name=name, percent=round(p * 100))
+                for i, (name, p) in enumerate(ranked)
+            ]
     body = text(language, "top_title") + "\n\n" + "\n".join(lines) if lines else text(language, "top_empty")
     await reply(update.effective_message, body)
 
@@ -141,8 +146,13 @@ def pick_file(message: Message):
     return message.document.file_id, message.document.file_size
 
 
-async def play(update: Update, context: ContextTypes.DEFAULT_TYPE, photo_message: Message, player: User,
-               reply_to: Message | None = None) -> None:
+async def play(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    photo_message: Message,
+    player: User,
+    reply_to: Message | None = None,
+) -> None:
     state = context.bot_data["state"]
     language = lang(update)
     answer_to = reply_to or update.effective_message
@@ -165,8 +175,15 @@ async def play(update: Update, context: ContextTypes.DEFAULT_TYPE, photo_message
         group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         card = state.scorer.card
         caption = selfie_message(language, result, card, player.first_name if group and player else None)
-        why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"),
-                                                          callback_data="why:" + state.remember(pick_file(photo_message)[0]))]])
+        why = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        text(language, "why_button"), callback_data="why:" + state.remember(pick_file(photo_message)[0])
+                    )
+                ]
+            ]
+        )
         if cards:
             picture = await state.scorer.render(render, result, card)
             await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
@@ -248,8 +265,9 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             await reply(answer_to, text(language, "busy"))
             return
         card = state.scorer.card
-        caption = text(language, "why_caption", plus=label_name(language, "dog", card),
-                       minus=label_name(language, "cat", card))
+        caption = text(
+            language, "why_caption", plus=label_name(language, "dog", card), minus=label_name(language, "cat", card)
+        )
         await send(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
 
 
@@ -257,8 +275,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what failed (never the photo or the token) and still answer the user."""
     error = context.error
     update_id = getattr(update, "update_id", None)
-    log.error("update %s failed: %s: %s", update_id, type(error).__name__, error,
-              exc_info=(type(error), error, error.__traceback__) if error else None)
+    log.error(
+        "update %s failed: %s: %s",
+        update_id,
+        type(error).__name__,
+        error,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
     if isinstance(update, Update) and update.effective_message:
         try:
             await reply(update.effective_message, text(lang(update), "error"))

@@ -28,8 +28,14 @@ async def burst(classifier, photos: int = 1000, users: int = 200, max_pending: i
     from .fakeapi import FakeBotAPI
 
     fake = await FakeBotAPI().start()
-    config = Config(token=fake.token, api_base_url=fake.api_base_url, file_base_url=fake.file_base_url,
-                    state_dir=Path(tempfile.mkdtemp(prefix="mirror-load-")), rate_limit=photos, max_pending=max_pending)
+    config = Config(
+        token=fake.token,
+        api_base_url=fake.api_base_url,
+        file_base_url=fake.file_base_url,
+        state_dir=Path(tempfile.mkdtemp(prefix="mirror-load-")),
+        rate_limit=photos,
+        max_pending=max_pending,
+    )
     stop, ready = asyncio.Event(), asyncio.Event()
     bot = asyncio.create_task(run(config, classifier, stop, ready))
     await asyncio.wait_for(ready.wait(), 60)
@@ -45,9 +51,11 @@ async def burst(classifier, photos: int = 1000, users: int = 200, max_pending: i
     watcher = asyncio.create_task(monitor())
     rng = np.random.default_rng(0)
     contents = []
-    for i in range(16):  # a phone-sized photo each, re-used: Telegram would send distinct files
+    for _ in range(16):  # a phone-sized photo each, re-used: Telegram would send distinct files
         buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).resize((1280, 960)).save(buf, "JPEG", quality=85)
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).resize((1280, 960)).save(
+            buf, "JPEG", quality=85
+        )
         contents.append(buf.getvalue())
     sent_at = {}
     for i in range(photos):
@@ -59,7 +67,9 @@ async def burst(classifier, photos: int = 1000, users: int = 200, max_pending: i
         await fake.push(message)
 
     def answered(s):
-        return s.method in ("sendMessage", "sendPhoto") and s.message and s.message.get("reply_to_message_id") in sent_at
+        return (
+            s.method in ("sendMessage", "sendPhoto") and s.message and s.message.get("reply_to_message_id") in sent_at
+        )
 
     started = time.perf_counter()
     try:
@@ -75,11 +85,16 @@ async def burst(classifier, photos: int = 1000, users: int = 200, max_pending: i
     latencies = [min(x.at for x in rs) - sent_at[mid] for mid, rs in per_message.items()]
     busy = sum(1 for rs in per_message.values() if "busy" in (rs[0].params.get("text") or ""))
     return {
-        "photos": photos, "users": users, "answered": len(per_message),
-        "answered_twice": sum(len(rs) > 1 for rs in per_message.values()), "lost": photos - len(per_message),
-        "scored": len(per_message) - busy, "busy": busy,
+        "photos": photos,
+        "users": users,
+        "answered": len(per_message),
+        "answered_twice": sum(len(rs) > 1 for rs in per_message.values()),
+        "lost": photos - len(per_message),
+        "scored": len(per_message) - busy,
+        "busy": busy,
         "seconds": time.perf_counter() - started,
-        "p50_reply_s": float(np.percentile(latencies, 50)), "p95_reply_s": float(np.percentile(latencies, 95)),
+        "p50_reply_s": float(np.percentile(latencies, 50)),
+        "p95_reply_s": float(np.percentile(latencies, 95)),
         "max_loop_stall_ms": lag["max"] * 1000,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

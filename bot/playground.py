@@ -56,8 +56,13 @@ class Playground:
                 fields["photo"] = self.fake.photo_sizes(content)
             else:
                 file_id = self.fake.add_file(content)
-                fields["document"] = {"file_id": file_id, "file_unique_id": file_id, "mime_type": mime,
-                                      "file_name": upload.filename, "file_size": len(content)}
+                fields["document"] = {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "mime_type": mime,
+                    "file_name": upload.filename,
+                    "file_size": len(content),
+                }
             if text:
                 fields["caption"] = text
                 fields["caption_entities"] = _entities(text)
@@ -73,12 +78,20 @@ class Playground:
     async def button(self, request: web.Request) -> web.Response:
         body = await request.json()
         chat, user = self.who(body.get("chat", "private"), body.get("member", "Ann"))
-        message = next((s.message for s in self.fake.sent if s.message and s.message["message_id"] == body["message_id"]),
-                       None)
+        message = next(
+            (s.message for s in self.fake.sent if s.message and s.message["message_id"] == body["message_id"]), None
+        )
         if message is None:
             raise web.HTTPNotFound(text="no such bot message")
-        await self.fake.push(callback_query={"id": f"cb-{body['message_id']}", "from": user, "chat_instance": "play",
-                                             "data": body["data"], "message": message})
+        await self.fake.push(
+            callback_query={
+                "id": f"cb-{body['message_id']}",
+                "from": user,
+                "chat_instance": "play",
+                "data": body["data"],
+                "message": message,
+            }
+        )
         return web.json_response({"ok": True})
 
     async def events(self, request: web.Request) -> web.Response:
@@ -90,12 +103,17 @@ class Playground:
                 continue
             m, p = sent.message, sent.params
             markup = p.get("reply_markup") or {}
-            out.append({
-                "index": i, "chat_id": m["chat"]["id"], "message_id": m["message_id"],
-                "reply_to": m.get("reply_to_message_id"), "text": m.get("text") or m.get("caption") or "",
-                "photo": f"/play/file/{m['photo'][-1]['file_id']}" if m.get("photo") else None,
-                "buttons": [b for row in markup.get("inline_keyboard", []) for b in row],
-            })
+            out.append(
+                {
+                    "index": i,
+                    "chat_id": m["chat"]["id"],
+                    "message_id": m["message_id"],
+                    "reply_to": m.get("reply_to_message_id"),
+                    "text": m.get("text") or m.get("caption") or "",
+                    "photo": f"/play/file/{m['photo'][-1]['file_id']}" if m.get("photo") else None,
+                    "buttons": [b for row in markup.get("inline_keyboard", []) for b in row],
+                }
+            )
         return web.json_response({"next": len(self.fake.sent), "events": out})
 
     async def file(self, request: web.Request) -> web.Response:
@@ -118,8 +136,13 @@ def _entities(text: str) -> list[dict]:
     return entities
 
 
-async def serve(port: int, classifier, config_overrides: dict | None = None, stop: asyncio.Event | None = None,
-                ready: asyncio.Event | None = None) -> None:
+async def serve(
+    port: int,
+    classifier,
+    config_overrides: dict | None = None,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
     from .app import run
     from .config import Config
 
@@ -127,10 +150,18 @@ async def serve(port: int, classifier, config_overrides: dict | None = None, sto
     playground = Playground(fake)
     await fake.start("127.0.0.1", port, add_routes=playground.routes)
     state_dir = Path(tempfile.mkdtemp(prefix="mirror-playground-"))
-    config = Config(token=fake.token, api_base_url=fake.api_base_url, file_base_url=fake.file_base_url,
-                    state_dir=state_dir, **(config_overrides or {}))
-    print(f"Mirror Mirror playground: open http://127.0.0.1:{fake.port}/  (model {classifier.card.version}; "
-          "Ctrl+C to stop)", flush=True)
+    config = Config(
+        token=fake.token,
+        api_base_url=fake.api_base_url,
+        file_base_url=fake.file_base_url,
+        state_dir=state_dir,
+        **(config_overrides or {}),
+    )
+    print(
+        f"Mirror Mirror playground: open http://127.0.0.1:{fake.port}/  (model {classifier.card.version}; "
+        "Ctrl+C to stop)",
+        flush=True,
+    )
     try:
         await run(config, classifier, stop, ready)
     finally:

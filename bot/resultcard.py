@@ -56,8 +56,16 @@ def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
             _tag(draw, text, font, colour, (x0, y0), canvas.size, above=True)
     else:
         text, colour = label_text(result.faces[0].prediction, card)
-        _tag(draw, f"whole photo: {text}", font, colour, (canvas.width / 2, canvas.height), canvas.size,
-             above=True, centred=True)
+        _tag(
+            draw,
+            f"whole photo: {text}",
+            font,
+            colour,
+            (canvas.width / 2, canvas.height),
+            canvas.size,
+            above=True,
+            centred=True,
+        )
     buf = io.BytesIO()
     canvas.save(buf, fmt, quality=88)
     return buf.getvalue()

@@ -7,13 +7,14 @@ TEXTS = {
         "names": {"dog": "puppy", "cat": "kitty"},
         "result": "you are {parts}",
         "result_named": "{name}, you are {parts}",
-        "start": "Mirror, mirror... send me a selfie and I'll tell you how much puppy 🐶 and how much kitty 🐱 you are!\n\n"
-                 "In a group, send a photo with /mirror in the caption, reply /mirror to a photo, or mention me.",
+        "start": "Mirror, mirror... send me a selfie and I'll tell you how much puppy 🐶 "
+        "and how much kitty 🐱 you are!\n\n"
+        "In a group, send a photo with /mirror in the caption, reply /mirror to a photo, or mention me.",
         "help": "Send a photo (or an image file). I answer with how much puppy and how much kitty it looks.\n"
-                "/top - this chat's leaderboard\n/about - the model behind me\n/privacy - what I keep",
+        "/top - this chat's leaderboard\n/about - the model behind me\n/privacy - what I keep",
         "about": "Model {version} ({backbone}), test accuracy {accuracy} on dogs vs cats photos.",
         "privacy": "I look at your photo in memory, answer, and forget it. I never store or log photos. "
-                   "In groups I keep only each player's best score and display name for /top.",
+        "In groups I keep only each player's best score and display name for /top.",
         "hint": "Send me a photo and I'll tell you how puppy or kitty you are 📸",
         "group_hint": "Reply /mirror to a photo, or send a photo with /mirror in the caption.",
         "not_image": "I can only read photos. Please send a picture (JPEG or PNG) 📸",
@@ -29,7 +30,9 @@ TEXTS = {
         "faces_header": "I see {n} faces, left to right:",
         "face_line": "{number}. {parts}",
         "verdict": "The most {name} one is {position} {emoji}",
-        "pos_left": "on the left", "pos_right": "on the right", "pos_middle": "in the middle",
+        "pos_left": "on the left",
+        "pos_right": "on the right",
+        "pos_middle": "in the middle",
         "pos_nth": "number {number} from the left",
         "no_face": "(I found no face, so I looked at the whole photo)",
         "why_button": "why? 🔍",
@@ -45,12 +48,12 @@ TEXTS = {
         "result": "당신은 {parts}",
         "result_named": "{name}님은 {parts}",
         "start": "거울아, 거울아... 셀카를 보내 주시면 얼마나 강아지 🐶 같고 얼마나 고양이 🐱 같은지 알려 드릴게요!\n\n"
-                 "그룹에서는 사진 설명에 /mirror 를 쓰거나, 사진에 /mirror 로 답장하거나, 저를 멘션하세요.",
+        "그룹에서는 사진 설명에 /mirror 를 쓰거나, 사진에 /mirror 로 답장하거나, 저를 멘션하세요.",
         "help": "사진(또는 이미지 파일)을 보내 주세요. 강아지상인지 고양이상인지 알려 드려요.\n"
-                "/top - 이 채팅방 순위\n/about - 모델 정보\n/privacy - 개인정보",
+        "/top - 이 채팅방 순위\n/about - 모델 정보\n/privacy - 개인정보",
         "about": "모델 {version} ({backbone}), 개·고양이 사진 테스트 정확도 {accuracy}.",
         "privacy": "사진은 메모리에서만 보고 바로 잊어요. 사진을 저장하거나 기록하지 않아요. "
-                   "그룹에서는 /top 을 위해 참가자의 최고 점수와 이름만 저장해요.",
+        "그룹에서는 /top 을 위해 참가자의 최고 점수와 이름만 저장해요.",
         "hint": "사진을 보내 주시면 강아지상인지 고양이상인지 알려 드릴게요 📸",
         "group_hint": "사진에 /mirror 로 답장하거나, 사진 설명에 /mirror 를 써 주세요.",
         "not_image": "사진만 읽을 수 있어요. 사진(JPEG 또는 PNG)을 보내 주세요 📸",
@@ -66,7 +69,9 @@ TEXTS = {
         "faces_header": "얼굴이 {n}개 보여요 (왼쪽부터):",
         "face_line": "{number}. {parts}",
         "verdict": "가장 {name}상은 {position} {emoji}",
-        "pos_left": "왼쪽이에요", "pos_right": "오른쪽이에요", "pos_middle": "가운데예요",
+        "pos_left": "왼쪽이에요",
+        "pos_right": "오른쪽이에요",
+        "pos_middle": "가운데예요",
         "pos_nth": "왼쪽에서 {number}번째예요",
         "no_face": "(얼굴을 찾지 못해서 사진 전체를 봤어요)",
         "why_button": "왜? 🔍",
@@ -138,10 +143,17 @@ def selfie_message(lang: str, result, card, name: str | None = None) -> str:
         body = result_message(lang, faces[0].prediction, card, name)
         return body if result.faces_found else f"{body}\n{text(lang, 'no_face')}"
     lines = [text(lang, "faces_header", n=len(faces))]
-    lines += [text(lang, "face_line", number=i + 1, parts=parts_of(lang, f.prediction, card)[0])
-              for i, f in enumerate(faces)]
+    lines += [
+        text(lang, "face_line", number=i + 1, parts=parts_of(lang, f.prediction, card)[0]) for i, f in enumerate(faces)
+    ]
     top_label = "dog" if "dog" in card.labels else card.labels[-1]
-    lines.append(text(lang, "verdict", name=label_name(lang, top_label, card),
-                      position=position(lang, result.most(top_label), len(faces)),
-                      emoji=EMOJI.get(top_label, "")).rstrip())
+    lines.append(
+        text(
+            lang,
+            "verdict",
+            name=label_name(lang, top_label, card),
+            position=position(lang, result.most(top_label), len(faces)),
+            emoji=EMOJI.get(top_label, ""),
+        ).rstrip()
+    )
     return "\n".join(lines)

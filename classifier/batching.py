@@ -20,8 +20,14 @@ class Overloaded(Exception):
 
 
 class MicroBatcher:
-    def __init__(self, classifier: Classifier, max_batch: int = 16, max_wait_s: float = 0.004,
-                 max_pending: int = 64, decode_workers: int = 2):
+    def __init__(
+        self,
+        classifier: Classifier,
+        max_batch: int = 16,
+        max_wait_s: float = 0.004,
+        max_pending: int = 64,
+        decode_workers: int = 2,
+    ):
         self.classifier = classifier
         self.max_batch, self.max_wait_s, self.max_pending = max_batch, max_wait_s, max_pending
         self._decode = ThreadPoolExecutor(decode_workers, thread_name_prefix="decode")
@@ -75,7 +81,7 @@ class MicroBatcher:
                     break
                 try:
                     items.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             batch = np.stack([array for array, _ in items])
             self.batches = (self.batches + [len(items)])[-1000:]

@@ -62,9 +62,15 @@ def child(side: str, model_dir: str | None, n: int, concurrency: int, started: f
     count = asyncio.run(predict_async(photos, concurrency, n))
     throughput = count / (time.perf_counter() - t)
     extra = close()
-    return {"side": side, "first_answer_s": first_answer_s, "p50_ms": percentile_ms(latencies, 50),
-            "p95_ms": percentile_ms(latencies, 95), "throughput": throughput,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}
+    return {
+        "side": side,
+        "first_answer_s": first_answer_s,
+        "p50_ms": percentile_ms(latencies, 50),
+        "p95_ms": percentile_ms(latencies, 95),
+        "throughput": throughput,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
 
 
 def _baseline(model_dir):
@@ -163,8 +169,19 @@ def main(argv=None) -> int:
         return 0
     results = {}
     for side in ("baseline", "serving"):
-        cmd = [sys.executable, "-m", "classifier.bench", "--child", side, "--photos", str(args.photos),
-               "--concurrency", str(args.concurrency), "--started", repr(time.time())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "classifier.bench",
+            "--child",
+            side,
+            "--photos",
+            str(args.photos),
+            "--concurrency",
+            str(args.concurrency),
+            "--started",
+            repr(time.time()),
+        ]
         if args.model:
             cmd += ["--model", args.model]
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -184,20 +201,29 @@ def print_table(r: dict, gflops: float) -> None:
         ("single photo p50 (ms)", b["p50_ms"], s["p50_ms"], b["p50_ms"] / s["p50_ms"]),
         ("single photo p95 (ms)", b["p95_ms"], s["p95_ms"], b["p95_ms"] / s["p95_ms"]),
         ("photos/s, 32 concurrent", b["throughput"], s["throughput"], s["throughput"] / b["throughput"]),
-        ("start to first answer (s)", b["first_answer_s"], s["first_answer_s"], b["first_answer_s"] / s["first_answer_s"]),
+        (
+            "start to first answer (s)",
+            b["first_answer_s"],
+            s["first_answer_s"],
+            b["first_answer_s"] / s["first_answer_s"],
+        ),
         ("peak RSS (MiB)", b["peak_rss_mib"], s["peak_rss_mib"], b["peak_rss_mib"] / s["peak_rss_mib"]),
     ]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"machine: {cpus} CPUs; serving runtime {s['runtime']}, mean micro-batch {s['mean_batch']:.1f}; "
-          f"photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG")
-    print(f"| measure | naive baseline | serving path | better by |\n| --- | --- | --- | --- |")
+    print(
+        f"machine: {cpus} CPUs; serving runtime {s['runtime']}, mean micro-batch {s['mean_batch']:.1f}; "
+        f"photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG"
+    )
+    print("| measure | naive baseline | serving path | better by |\n| --- | --- | --- | --- |")
     for name, base, serve, ratio in rows:
         print(f"| {name} | {base:.1f} | {serve:.1f} | {ratio:.1f}x |")
     floor_ms = 2 * b["model_gmacs"] / gflops * 1000
-    print(f"\nphysical limit: the model needs {b['model_gmacs']:.2f} GMACs per photo; this CPU does {gflops:.0f} GFLOP/s "
-          f"on a large float32 matmul, so >= {floor_ms:.1f} ms per photo of pure compute "
-          f"({1000 / floor_ms:.0f} photos/s); serving reaches {s['throughput']:.0f} photos/s "
-          f"({s['throughput'] * floor_ms / 10:.0f}% of that bound)")
+    print(
+        f"\nphysical limit: the model needs {b['model_gmacs']:.2f} GMACs per photo; this CPU does {gflops:.0f} GFLOP/s "
+        f"on a large float32 matmul, so >= {floor_ms:.1f} ms per photo of pure compute "
+        f"({1000 / floor_ms:.0f} photos/s); serving reaches {s['throughput']:.0f} photos/s "
+        f"({s['throughput'] * floor_ms / 10:.0f}% of that bound)"
+    )
 
 
 if __name__ == "__main__":

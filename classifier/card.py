@@ -48,7 +48,7 @@ class ModelCard:
         return path
 
     @classmethod
-    def load(cls, directory: Path) -> "ModelCard":
+    def load(cls, directory: Path) -> ModelCard:
         path = Path(directory) / CARD_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -28,8 +28,11 @@ class Explainer:
         from .runtime import KerasRuntime
 
         runtime = self.classifier.runtime
-        model = runtime.model if isinstance(runtime, KerasRuntime) else \
-            KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
+        model = (
+            runtime.model
+            if isinstance(runtime, KerasRuntime)
+            else KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
+        )
         conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
         return keras.Model(model.inputs, [conv.output, model.outputs[0]])
 

@@ -45,8 +45,9 @@ class FaceDetector:
         small = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)))
         grey = cv2.equalizeHist(np.asarray(small.convert("L")))
         side = max(12, int(min(grey.shape) * self.min_face_fraction))
-        found = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=self.neighbours,
-                                               minSize=(side, side))
+        found = self._cascade.detectMultiScale(
+            grey, scaleFactor=1.1, minNeighbors=self.neighbours, minSize=(side, side)
+        )
         boxes = [Box(*(round(v / scale) for v in f)) for f in (found if len(found) else [])]
         boxes = sorted(boxes, key=lambda b: -b.w * b.h)[:max_faces]
         return sorted(boxes, key=lambda b: b.center_x)

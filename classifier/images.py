@@ -44,8 +44,14 @@ def load_image(source: ImageSource, min_size: int | None = None) -> Image.Image:
         return _to_rgb(image)
     except UnreadableImage:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise UnreadableImage("the image file is damaged or incomplete") from exc
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Classifier:
         _check_compatible(runtime, card, path)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, runtime: str = "auto") -> "Classifier":
+    def load(cls, path: str | Path | None = None, runtime: str = "auto") -> Classifier:
         """Load ``path`` (default: the model named by ``models/DEFAULT``). ``runtime``: ``auto``,
         ``litert`` or ``keras``."""
         directory = Path(path) if path else default_model_dir()
@@ -68,8 +68,9 @@ class Classifier:
         if len(batch) == 0:
             return np.zeros((0, len(self.card.labels)))
         # bounded chunks: a whole test split at once would need gigabytes of activations
-        out = np.concatenate([self.runtime(batch[i : i + self.CHUNK].astype(np.float32))
-                              for i in range(0, len(batch), self.CHUNK)])
+        out = np.concatenate(
+            [self.runtime(batch[i : i + self.CHUNK].astype(np.float32)) for i in range(0, len(batch), self.CHUNK)]
+        )
         if self.card.output == "logits":
             return softmax(out, self.card.temperature)
         return out / out.sum(axis=-1, keepdims=True)
@@ -95,8 +96,9 @@ class Classifier:
 def _check_compatible(runtime, card: ModelCard, path) -> None:
     where = path or "model"
     if runtime.output_width != len(card.labels):
-        raise ModelError(f"{where}: the model has {runtime.output_width} outputs but the card lists "
-                         f"{len(card.labels)} labels")
+        raise ModelError(
+            f"{where}: the model has {runtime.output_width} outputs but the card lists {len(card.labels)} labels"
+        )
     shape = runtime.input_shape
     if shape[:2] not in ((card.input_size, card.input_size), (None, None)):
         raise ModelError(f"{where}: the model takes {shape} images but the card says {card.input_size}")

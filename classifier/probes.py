@@ -25,8 +25,9 @@ def probe_images(size: int) -> dict[str, np.ndarray]:
     checker = ((np.indices((size, size)).sum(0) // max(size // 8, 1)) % 2 * 255).astype(np.uint8)
     probes = {
         "noise": rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
-        "ramp": np.stack([ramp[None, :].repeat(size, 0), ramp[:, None].repeat(size, 1),
-                          np.full((size, size), 128.0)], -1).astype(np.uint8),
+        "ramp": np.stack(
+            [ramp[None, :].repeat(size, 0), ramp[:, None].repeat(size, 1), np.full((size, size), 128.0)], -1
+        ).astype(np.uint8),
         "checker": np.stack([checker] * 3, -1),
     }
     if EXAMPLE.is_file():

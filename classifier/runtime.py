@@ -7,6 +7,7 @@ TensorFlow. Both return the model's raw outputs for a float32 batch of RGB pixel
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -61,11 +62,12 @@ class LiteRTRuntime:
         """One interpreter per batch size seen: resizing and re-allocating costs more than a run."""
         interp = self._by_batch.get(n)
         if interp is None:
-            interp = self._make()
-            detail = interp.get_input_details()[0]
-            if detail["shape"][0] != n:
-                interp.resize_tensor_input(detail["index"], [n, *detail["shape"][1:]])
-            interp.allocate_tensors()
+            with _native_stderr_silenced():
+                interp = self._make()
+                detail = interp.get_input_details()[0]
+                if detail["shape"][0] != n:
+                    interp.resize_tensor_input(detail["index"], [n, *detail["shape"][1:]])
+                interp.allocate_tensors()
             self._by_batch[n] = interp
         return interp
 
@@ -82,6 +84,24 @@ class LiteRTRuntime:
                 outputs.append(np.asarray(interp.get_tensor(interp.get_output_details()[0]["index"]), np.float64))
                 start += n
         return np.concatenate(outputs) if outputs else np.zeros((0, self.output_width))
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate" on every new
+    interpreter and no setting turns it off; hide file descriptor 2 for those few milliseconds."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def litert_available() -> bool:

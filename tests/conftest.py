@@ -35,17 +35,25 @@ def half_image(size=(64, 48), left=(250, 250, 250), right=(0, 0, 0)) -> Image.Im
     return Image.fromarray(arr)
 
 
-def make_artifact(root: Path, version: str = "tiny-1", labels=("cat", "dog"), seed: int = 0,
-                  with_litert: bool = False) -> Path:
+def make_artifact(
+    root: Path, version: str = "tiny-1", labels=("cat", "dog"), seed: int = 0, with_litert: bool = False
+) -> Path:
     """Build, export and return a tiny random-weight artifact via the real export code."""
     from classifier import ModelCard
     from training.export import DISPLAY, EMOJI, export
     from training.transfer import TransferClassifier
 
     model = TransferClassifier("tiny_cnn", classes=len(labels), weights=None, seed=seed).build()
-    card = ModelCard(version=version, labels=list(labels), display_names={l: DISPLAY.get(l, l) for l in labels},
-                     emoji={l: EMOJI[l] for l in labels if l in EMOJI}, input_size=32, backbone="tiny_cnn",
-                     temperature=1.0, metrics={"test": {"accuracy": 0.5, "log_loss": 0.69}})
+    card = ModelCard(
+        version=version,
+        labels=list(labels),
+        display_names={l: DISPLAY.get(l, l) for l in labels},
+        emoji={l: EMOJI[l] for l in labels if l in EMOJI},
+        input_size=32,
+        backbone="tiny_cnn",
+        temperature=1.0,
+        metrics={"test": {"accuracy": 0.5, "log_loss": 0.69}},
+    )
     return export(model, card, root, with_litert=with_litert)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from classifier import UnreadableImage

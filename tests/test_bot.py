@@ -51,8 +51,13 @@ class Harness:
         self.fake, self.classifier, self.state_dir, self.overrides = fake, classifier, state_dir, overrides
 
     async def __aenter__(self):
-        settings = dict(token=self.fake.token, api_base_url=self.fake.api_base_url,
-                        file_base_url=self.fake.file_base_url, state_dir=self.state_dir, rate_limit=1000)
+        settings = dict(
+            token=self.fake.token,
+            api_base_url=self.fake.api_base_url,
+            file_base_url=self.fake.file_base_url,
+            state_dir=self.state_dir,
+            rate_limit=1000,
+        )
         self.config = Config(**{**settings, **self.overrides})
         self.stop, ready = asyncio.Event(), asyncio.Event()
         self.task = asyncio.create_task(run(self.config, self.classifier, self.stop, ready))
@@ -87,8 +92,9 @@ async def send_photo(fake, chat, frm, content=None, caption=None, **extra) -> di
 
 
 async def reply_in(fake, chat_id, count=1, timeout=30):
-    return await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id,
-                                count, timeout)
+    return await fake.wait_sent(
+        lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id, count, timeout
+    )
 
 
 def body(sent) -> str:
@@ -112,7 +118,13 @@ async def test_private_photo_gets_a_reply_with_percentages(fake, bot):
 
 async def test_image_document_is_scored(fake, bot):
     file_id = fake.add_file(png_bytes(Image.new("RGBA", (50, 40), (9, 9, 9, 128))))
-    doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": "me.png", "mime_type": "image/png", "file_size": 99}
+    doc = {
+        "file_id": file_id,
+        "file_unique_id": file_id,
+        "file_name": "me.png",
+        "mime_type": "image/png",
+        "file_size": 99,
+    }
     await fake.push(fake.message(private(2), user(2), document=doc))
     (answer,) = await reply_in(fake, 2)
     assert body(answer).startswith("you are ")
@@ -124,8 +136,9 @@ async def test_korean_user_gets_korean(fake, bot):
     assert body(answer).startswith("당신은") and "강아지" in body(answer)
 
 
-@pytest.mark.parametrize("kind", ["text", "video", "audio", "voice", "pdf", "sticker", "corrupt", "too_big_doc",
-                                  "too_big_photo"])
+@pytest.mark.parametrize(
+    "kind", ["text", "video", "audio", "voice", "pdf", "sticker", "corrupt", "too_big_doc", "too_big_photo"]
+)
 async def test_everything_gets_an_answer(fake, bot, kind):
     chat, frm = private(10), user(10)
     broken = fake.add_file(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
@@ -136,24 +149,56 @@ async def test_everything_gets_an_answer(fake, bot, kind):
         "audio": {"audio": media},
         "voice": {"voice": media},
         "pdf": {"document": {"file_id": "d1", "file_unique_id": "d1", "mime_type": "application/pdf"}},
-        "sticker": {"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 5, "height": 5,
-                                "is_animated": False, "is_video": False}},
+        "sticker": {
+            "sticker": {
+                "file_id": "s",
+                "file_unique_id": "s",
+                "type": "regular",
+                "width": 5,
+                "height": 5,
+                "is_animated": False,
+                "is_video": False,
+            }
+        },
         "corrupt": {"document": {"file_id": broken, "file_unique_id": broken, "mime_type": "image/jpeg"}},
-        "too_big_doc": {"document": {"file_id": "big", "file_unique_id": "big", "mime_type": "image/jpeg",
-                                     "file_size": 25 * 1024 * 1024}},
-        "too_big_photo": {"photo": [{"file_id": fake.add_file(b"x", claimed_size=30 * 1024 * 1024),
-                                     "file_unique_id": "p", "width": 9000, "height": 9000}]},
+        "too_big_doc": {
+            "document": {
+                "file_id": "big",
+                "file_unique_id": "big",
+                "mime_type": "image/jpeg",
+                "file_size": 25 * 1024 * 1024,
+            }
+        },
+        "too_big_photo": {
+            "photo": [
+                {
+                    "file_id": fake.add_file(b"x", claimed_size=30 * 1024 * 1024),
+                    "file_unique_id": "p",
+                    "width": 9000,
+                    "height": 9000,
+                }
+            ]
+        },
     }[kind]
     await fake.push(fake.message(chat, frm, **fields))
     (answer,) = await reply_in(fake, 10)
-    expected = {"text": "Send me a photo", "video": "only read photos", "audio": "only read photos",
-                "voice": "only read photos", "pdf": "only read photos", "sticker": "only read photos",
-                "corrupt": "couldn't read that image", "too_big_doc": "too large", "too_big_photo": "too large"}[kind]
+    expected = {
+        "text": "Send me a photo",
+        "video": "only read photos",
+        "audio": "only read photos",
+        "voice": "only read photos",
+        "pdf": "only read photos",
+        "sticker": "only read photos",
+        "corrupt": "couldn't read that image",
+        "too_big_doc": "too large",
+        "too_big_photo": "too large",
+    }[kind]
     assert expected in body(answer)
 
 
-@pytest.mark.parametrize("command,expected", [("/start", "selfie"), ("/help", "/top"), ("/about", "tiny-1"),
-                                              ("/privacy", "never store")])
+@pytest.mark.parametrize(
+    "command,expected", [("/start", "selfie"), ("/help", "/top"), ("/about", "tiny-1"), ("/privacy", "never store")]
+)
 async def test_commands(fake, bot, command, expected):
     entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]
     await fake.push(fake.message(private(4), user(4), text=command, entities=entities))
@@ -190,8 +235,9 @@ async def test_rate_limit_is_friendly(fake, tiny_classifier, tmp_path):
 
 async def test_fifty_users_at_once_each_answered_once(fake, bot):
     await asyncio.gather(*(send_photo(fake, private(1000 + i), user(1000 + i), photo_bytes(i)) for i in range(50)))
-    await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 1000,
-                         count=50, timeout=120)
+    await fake.wait_sent(
+        lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 1000, count=50, timeout=120
+    )
     await asyncio.sleep(0.5)
     for i in range(50):
         replies = fake.replies_to(1000 + i)
@@ -203,8 +249,13 @@ async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifi
     ann, bob, cid = user(21, "Ann"), user(22, "Bob"), GROUP["id"]
     async with Harness(fake, tiny_classifier, tmp_path):
         # 1. photo with /mirror in the caption
-        await send_photo(fake, GROUP, ann, caption="/mirror me!",
-                         caption_entities=[{"type": "bot_command", "offset": 0, "length": 7}])
+        await send_photo(
+            fake,
+            GROUP,
+            ann,
+            caption="/mirror me!",
+            caption_entities=[{"type": "bot_command", "offset": 0, "length": 7}],
+        )
         (first,) = await reply_in(fake, cid)
         assert body(first).startswith("Ann, you are ")
         # 2. a plain photo gets no answer (it is not addressed to the bot) ...
@@ -212,22 +263,38 @@ async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifi
         await asyncio.sleep(0.5)
         assert len(fake.replies_to(cid)) == 1
         # ... until someone replies /mirror to it: Bob is scored, in the thread
-        await fake.push(fake.message(GROUP, ann, text="/mirror", reply_to_message=plain,
-                                     entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
+        await fake.push(
+            fake.message(
+                GROUP,
+                ann,
+                text="/mirror",
+                reply_to_message=plain,
+                entities=[{"type": "bot_command", "offset": 0, "length": 7}],
+            )
+        )
         second = (await reply_in(fake, cid, 2))[1]
         assert body(second).startswith("Bob, you are ")
         # 3. mentioning the bot in a caption
         mention = "@" + BOT_USER["username"]
-        await send_photo(fake, GROUP, bob, photo_bytes(6), caption=f"{mention} what am I?",
-                         caption_entities=[{"type": "mention", "offset": 0, "length": len(mention)}])
+        await send_photo(
+            fake,
+            GROUP,
+            bob,
+            photo_bytes(6),
+            caption=f"{mention} what am I?",
+            caption_entities=[{"type": "mention", "offset": 0, "length": len(mention)}],
+        )
         third = (await reply_in(fake, cid, 3))[2]
         assert body(third).startswith("Bob, you are ")
         # /mirror with nothing to look at gets a hint
-        await fake.push(fake.message(GROUP, bob, text="/mirror",
-                                     entities=[{"type": "bot_command", "offset": 0, "length": 7}]))
+        await fake.push(
+            fake.message(GROUP, bob, text="/mirror", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
+        )
         assert "Reply /mirror to a photo" in body((await reply_in(fake, cid, 4))[3])
     async with Harness(fake, tiny_classifier, tmp_path):  # a restart: same state dir
-        await fake.push(fake.message(GROUP, ann, text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
+        await fake.push(
+            fake.message(GROUP, ann, text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}])
+        )
         board = body((await reply_in(fake, cid, 5))[4])
     assert "Leaderboard" in board and "Most puppy" in board and "Most kitty" in board
     assert "Ann Lee" in board and "Bob Lee" in board
@@ -236,7 +303,9 @@ async def test_group_flows_and_leaderboard_survive_a_restart(fake, tiny_classifi
 
 async def test_top_in_a_fresh_chat(fake, bot):
     chat = {"id": -999, "type": "group", "title": "Empty"}
-    await fake.push(fake.message(chat, user(30), text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}]))
+    await fake.push(
+        fake.message(chat, user(30), text="/top", entities=[{"type": "bot_command", "offset": 0, "length": 4}])
+    )
     (answer,) = await reply_in(fake, -999)
     assert "No scores" in body(answer)
 
@@ -244,14 +313,24 @@ async def test_top_in_a_fresh_chat(fake, bot):
 # -- running it -----------------------------------------------------------------------------------
 async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_path):
     port = free_port()
-    async with Harness(fake, tiny_classifier, tmp_path, webhook_url=f"http://127.0.0.1:{port}",
-                       webhook_secret="s3cret", port=port, listen="127.0.0.1"):
+    async with Harness(
+        fake,
+        tiny_classifier,
+        tmp_path,
+        webhook_url=f"http://127.0.0.1:{port}",
+        webhook_secret="s3cret",
+        port=port,
+        listen="127.0.0.1",
+    ):
         assert fake.webhook == {"url": f"http://127.0.0.1:{port}/telegram", "secret_token": "s3cret"}
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
                 assert r.status == 200 and (await r.json())["model"] == "tiny-1"
-            async with session.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1},
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+            async with session.post(
+                f"http://127.0.0.1:{port}/telegram",
+                json={"update_id": 1},
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            ) as r:
                 assert r.status == 403
         await send_photo(fake, private(40), user(40))  # delivered by POST to the webhook
         (answer,) = await reply_in(fake, 40)
@@ -281,14 +360,16 @@ async def test_stop_finishes_photos_in_flight(fake, tiny_model_dir, tmp_path):
 def run_bot(env_extra, timeout=120):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env.update(env_extra)
-    return subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
 
 
 def test_missing_token_fails_fast_with_one_line():
     result = run_bot({})
     assert result.returncode == 2 and result.stderr.strip() == (
-        "error: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)")
+        "error: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)"
+    )
 
 
 def test_missing_model_fails_fast_without_leaking_the_token(tmp_path):
@@ -317,8 +398,15 @@ async def test_group_photo_scores_each_face_and_the_why_button(fake, bot):
     text = body(answer)
     assert text.startswith("I see 2 faces, left to right:") and "1. " in text and "2. " in text
     assert "The most puppy one is on the " in text
-    await fake.push(callback_query={"id": "cb-1", "from": user(60), "chat_instance": "c", "data": why_data(answer),
-                                    "message": answer.message})
+    await fake.push(
+        callback_query={
+            "id": "cb-1",
+            "from": user(60),
+            "chat_instance": "c",
+            "data": why_data(answer),
+            "message": answer.message,
+        }
+    )
     heat = (await reply_in(fake, 60, 2))[1]
     assert heat.method == "sendPhoto" and body(heat).startswith("Orange: looked puppy")
     picture = Image.open(io.BytesIO(heat.params["photo"]))
@@ -327,14 +415,17 @@ async def test_group_photo_scores_each_face_and_the_why_button(fake, bot):
 
 async def test_why_for_a_forgotten_photo_is_explained(fake, bot):
     message = fake.message(private(61), BOT_USER, text="you are 50% puppy, 50% kitty")
-    await fake.push(callback_query={"id": "cb-2", "from": user(61), "chat_instance": "c", "data": "why:unknown",
-                                    "message": message})
+    await fake.push(
+        callback_query={"id": "cb-2", "from": user(61), "chat_instance": "c", "data": "why:unknown", "message": message}
+    )
     (answer,) = await reply_in(fake, 61)
     assert "send it again" in body(answer)
 
 
 async def test_cards_off_gives_text_answers(fake, bot):
-    cmd = lambda t: fake.message(private(62), user(62), text=t, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    def cmd(t):
+        return fake.message(private(62), user(62), text=t, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+
     await fake.push(cmd("/cards off"))
     assert "text only" in body((await reply_in(fake, 62))[0])
     await send_photo(fake, private(62), user(62))
@@ -352,10 +443,18 @@ async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, 
     root = tmp_path / "models"
     set_default(root, make_artifact(root, "v-old", seed=1, with_litert=True).name)
     admin, someone = user(70, "Ada"), user(71, "Sam")
-    cmd = lambda who, t: fake.message(private(who["id"]), who, text=t,
-                                      entities=[{"type": "bot_command", "offset": 0, "length": len(t.split()[0])}])
-    async with Harness(fake, Classifier.load(root / "v-old"), tmp_path / "state", models_root=root,
-                       admins=frozenset({70})) as harness:
+
+    def cmd(who, t):
+        return fake.message(
+            private(who["id"]),
+            who,
+            text=t,
+            entities=[{"type": "bot_command", "offset": 0, "length": len(t.split()[0])}],
+        )
+
+    async with Harness(
+        fake, Classifier.load(root / "v-old"), tmp_path / "state", models_root=root, admins=frozenset({70})
+    ):
         stop_flow = asyncio.Event()
 
         async def flow():  # a steady stream of photos from many users during the switch
@@ -376,8 +475,11 @@ async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, 
         await asyncio.sleep(0.5)
         stop_flow.set()
         sent = await flowing
-        answers = await fake.wait_sent(lambda s: s.method in ("sendMessage", "sendPhoto")
-                                       and int(s.params["chat_id"]) >= 2000, count=sent, timeout=120)
+        answers = await fake.wait_sent(
+            lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 2000,
+            count=sent,
+            timeout=120,
+        )
         assert len(answers) == sent and all(body(a).startswith("you are") for a in answers)
         assert len({int(a.params["chat_id"]) for a in answers}) == sent  # each exactly once
         await fake.push(cmd(admin, "/about"))
@@ -385,7 +487,9 @@ async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, 
 
         # a broken artifact: the card promises three labels, the model has two
         broken = make_artifact(root, "v-broken", seed=3)
-        card = (broken / "card.json").read_text().replace('"labels": [\n    "cat",', '"labels": [\n    "fox",\n    "cat",')
+        card = (
+            (broken / "card.json").read_text().replace('"labels": [\n    "cat",', '"labels": [\n    "fox",\n    "cat",')
+        )
         (broken / "card.json").write_text(card)
         set_default(root, "v-broken")
         await fake.push(cmd(admin, "/reload"))

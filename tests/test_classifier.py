@@ -54,8 +54,19 @@ def test_exif_rotation_reaches_the_model(tiny_classifier):
     assert np.abs(rotated_by_exif.astype(int) - unrotated).mean() > 60
 
 
-@pytest.mark.parametrize("probs", [[0.5, 0.5], [0.333, 0.333, 0.334], [0.005, 0.995], [0.125, 0.875],
-                                   [1 / 3] * 3, [0.0, 1.0], [0.2] * 5, [0.1234, 0.4567, 0.4199]])
+@pytest.mark.parametrize(
+    "probs",
+    [
+        [0.5, 0.5],
+        [0.333, 0.333, 0.334],
+        [0.005, 0.995],
+        [0.125, 0.875],
+        [1 / 3] * 3,
+        [0.0, 1.0],
+        [0.2] * 5,
+        [0.1234, 0.4567, 0.4199],
+    ],
+)
 def test_shown_percentages_always_sum_to_100(probs):
     shown = whole_percentages(probs)
     assert sum(shown) == 100 and all(0 <= s <= 100 for s in shown)

@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args, cwd=ROOT):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "classifier", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "classifier", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=180,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +38,9 @@ def files(tmp_path_factory):
 
 
 def test_human_output_and_bad_files(tiny_model_dir, files):
-    result = run_cli("--model", tiny_model_dir, files / "good.jpg", files / "notes.txt", files / "empty.jpg",
-                     files / "missing.png")
+    result = run_cli(
+        "--model", tiny_model_dir, files / "good.jpg", files / "notes.txt", files / "empty.jpg", files / "missing.png"
+    )
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{files / 'good.jpg'}: you are ")

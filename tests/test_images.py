@@ -24,6 +24,7 @@ def exif_rotated_jpeg() -> bytes:
 
 def bomb_png(width=100_000, height=100_000) -> bytes:
     """A tiny PNG whose header claims 10 gigapixels."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -30,8 +30,14 @@ def playground(tiny_model_dir):
     port = free_port()
     env = {**os.environ, "MODEL_DIR": str(tiny_model_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TELEGRAM_BOT_TOKEN", None)  # no token is needed
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "--playground", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--playground", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -56,9 +62,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1100,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1100,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     yield driver
@@ -82,8 +96,9 @@ def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
     photo.write_bytes(jpeg_bytes(Image.effect_noise((320, 240), 60).convert("RGB")))
     browser.get(playground)
     browser.find_element(By.ID, "photo").send_keys(str(photo))
-    answer = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
-                               if "you are" in e.text])
+    answer = wait_for(
+        lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "you are" in e.text]
+    )
     first_line = answer[0].splitlines()[0]
     percents = [int(p) for p in re.findall(r"(\d+)% (?:puppy|kitty)", first_line)]
     assert len(percents) == 2 and sum(percents) == 100
@@ -106,11 +121,17 @@ def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
     browser.find_element(By.ID, "tab-group").click()
     Select(browser.find_element(By.ID, "member")).select_by_visible_text("Bob")
     browser.find_element(By.ID, "photo").send_keys(str(photo))
-    answer = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
-                               if e.text.startswith("Bob, you are")])
+    answer = wait_for(
+        lambda: [
+            e.text
+            for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
+            if e.text.startswith("Bob, you are")
+        ]
+    )
     assert "%" in answer[0]
     text_box = browser.find_element(By.ID, "text")
     text_box.send_keys("/top\n")
-    board = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
-                              if "Leaderboard" in e.text])
+    board = wait_for(
+        lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "Leaderboard" in e.text]
+    )
     assert "Bob" in board[0]

@@ -40,8 +40,9 @@ def test_without_tflite_keras_serves_and_litert_is_refused(tmp_path):
 
 def test_compile_command_adds_the_fast_path(tmp_path):
     path = make_artifact(tmp_path, "later")
-    result = subprocess.run([sys.executable, "-m", "classifier.compile", str(path)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "classifier.compile", str(path)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "max probability difference" in result.stdout and (path / "model.tflite").is_file()
     assert Classifier.load(path).runtime.name == "litert"

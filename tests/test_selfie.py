@@ -67,8 +67,18 @@ def test_flip_averaging_is_symmetric(tiny_classifier, astronaut):
     assert p1["dog"] == pytest.approx(p2["dog"], abs=0.02)  # same face, mirrored: nearly the same answer
 
 
-@pytest.mark.parametrize("faces,size", [(0, (640, 480)), (1, (512, 512)), (2, (1024, 512)), (10, (2560, 1024)),
-                                        (0, (3000, 40)), (0, (30, 2000)), (1, (512, 512))])
+@pytest.mark.parametrize(
+    "faces,size",
+    [
+        (0, (640, 480)),
+        (1, (512, 512)),
+        (2, (1024, 512)),
+        (10, (2560, 1024)),
+        (0, (3000, 40)),
+        (0, (30, 2000)),
+        (1, (512, 512)),
+    ],
+)
 def test_cards_for_any_number_of_faces_and_shape(tiny_classifier, astronaut, faces, size):
     photo = group_of(astronaut, faces) if faces else Image.fromarray(skimage_data.coffee()).resize(size)
     result = SelfieScorer(tiny_classifier).score(photo)
@@ -78,8 +88,9 @@ def test_cards_for_any_number_of_faces_and_shape(tiny_classifier, astronaut, fac
     pixels = np.asarray(card).astype(int)
     assert pixels.std() > 10  # not blank
     if faces:  # the boxes are drawn in the label colours
-        orange_or_blue = ((pixels[..., 0] > 230) & (pixels[..., 1] > 120) & (pixels[..., 1] < 160)) | \
-                         ((pixels[..., 2] > 230) & (pixels[..., 0] < 60))
+        orange_or_blue = ((pixels[..., 0] > 230) & (pixels[..., 1] > 120) & (pixels[..., 1] < 160)) | (
+            (pixels[..., 2] > 230) & (pixels[..., 0] < 60)
+        )
         assert orange_or_blue.sum() > 100
 
 

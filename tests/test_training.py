@@ -89,8 +89,9 @@ def test_fit_learns_separable_data(kaggle_dir, mode):
     ds = datasets.discover(kaggle_dir)
     images, ok = datasets.load_arrays(ds.paths, 32)
     x, y = images[ok], ds.labels[ok]
-    model = TransferClassifier("tiny_cnn", weights=None, mode=mode, head_epochs=8, fine_tune_epochs=0,
-                               head_lr=3e-3, batch_size=16, progress=0)
+    model = TransferClassifier(
+        "tiny_cnn", weights=None, mode=mode, head_epochs=8, fine_tune_epochs=0, head_lr=3e-3, batch_size=16, progress=0
+    )
     model.fit(x, y, x, y)
     assert model.evaluate(x, y)["accuracy"] >= 0.9
     assert [p.name for p in model.phases][-1] == "head" and model.phases[-1].images_per_second > 0
@@ -126,10 +127,27 @@ def test_calibration_helpers():
 
 
 def args_for(data, out, **kw):
-    base = dict(data=str(data), backbone="tiny_cnn", weights=None, mode="auto", head_epochs=4, fine_tune_epochs=0,
-                head_lr=3e-3, fine_tune_lr=1e-4, batch_size=16, val_fraction=0.25, test_fraction=0.25, seed=3,
-                limit=None, mixed_precision="off", out=str(out), run_dir=str(out / "runs"), version=None,
-                promote=True, progress=False)
+    base = dict(
+        data=str(data),
+        backbone="tiny_cnn",
+        weights=None,
+        mode="auto",
+        head_epochs=4,
+        fine_tune_epochs=0,
+        head_lr=3e-3,
+        fine_tune_lr=1e-4,
+        batch_size=16,
+        val_fraction=0.25,
+        test_fraction=0.25,
+        seed=3,
+        limit=None,
+        mixed_precision="off",
+        out=str(out),
+        run_dir=str(out / "runs"),
+        version=None,
+        promote=True,
+        progress=False,
+    )
     return Namespace(**{**base, **kw})
 
 
@@ -160,13 +178,21 @@ def test_promote_only_when_better(kaggle_dir, tmp_path):
 
 
 def test_cli_help_documents_every_option():
-    out = subprocess.run([sys.executable, "-m", "training", "--help"], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "training", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    ).stdout
     for option in ("--data", "--backbone", "--epochs", "--out", "--promote", "--mode", "--limit", "--seed"):
         assert option in out
 
 
 def test_cli_bad_data_dir_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "training", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: dataset directory not found")
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(
+        "error: dataset directory not found"
+    )

@@ -16,16 +16,33 @@ def parser() -> argparse.ArgumentParser:
         description="Retrain the Mirror Mirror classifier by transfer learning, evaluate it on a held-out "
         "test split, and export an artifact (model + card + report) into the models folder.",
     )
-    p.add_argument("--data", required=True, help="dataset folder: Kaggle layout (train/cat.1.jpg) or one sub-folder per class")
-    p.add_argument("--backbone", default="efficientnet_lite0", choices=list(BACKBONES),
-                   help="feature extractor (default: %(default)s; keras.applications ones need internet)")
-    p.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a .pth state dict (default: %(default)s)")
-    p.add_argument("--mode", default="auto", choices=["auto", "cached", "end-to-end"],
-                   help="cached: run the frozen bottom once per image (fast on CPU, no augmentation); "
-                   "end-to-end: augmentation and full network each step; auto: end-to-end on a GPU")
+    p.add_argument(
+        "--data", required=True, help="dataset folder: Kaggle layout (train/cat.1.jpg) or one sub-folder per class"
+    )
+    p.add_argument(
+        "--backbone",
+        default="efficientnet_lite0",
+        choices=list(BACKBONES),
+        help="feature extractor (default: %(default)s; keras.applications ones need internet)",
+    )
+    p.add_argument(
+        "--weights", default="imagenet", help="'imagenet', 'none' or a .pth state dict (default: %(default)s)"
+    )
+    p.add_argument(
+        "--mode",
+        default="auto",
+        choices=["auto", "cached", "end-to-end"],
+        help="cached: run the frozen bottom once per image (fast on CPU, no augmentation); "
+        "end-to-end: augmentation and full network each step; auto: end-to-end on a GPU",
+    )
     p.add_argument("--epochs", type=int, help="shorthand: the same number of head and fine-tune epochs")
     p.add_argument("--head-epochs", type=int, default=6, help="phase 1 epochs, frozen backbone (default: %(default)s)")
-    p.add_argument("--fine-tune-epochs", type=int, default=6, help="phase 2 epochs, top of backbone unfrozen (default: %(default)s)")
+    p.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=6,
+        help="phase 2 epochs, top of backbone unfrozen (default: %(default)s)",
+    )
     p.add_argument("--head-lr", type=float, default=1e-3, help="phase 1 learning rate (default: %(default)s)")
     p.add_argument("--fine-tune-lr", type=float, default=1e-4, help="phase 2 learning rate (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
@@ -33,13 +50,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.1, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=1337, help="split and initialisation seed (default: %(default)s)")
     p.add_argument("--limit", type=int, help="use at most this many images per class (quick runs)")
-    p.add_argument("--mixed-precision", default="auto", choices=["auto", "on", "off"],
-                   help="bfloat16 compute; auto: on when a GPU is present")
+    p.add_argument(
+        "--mixed-precision",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="bfloat16 compute; auto: on when a GPU is present",
+    )
     p.add_argument("--out", default="models", help="where the artifact folder goes (default: %(default)s)")
     p.add_argument("--run-dir", default="runs", help="checkpoints of this run (default: %(default)s)")
     p.add_argument("--version", help="artifact folder name (default: date-backbone-id)")
-    p.add_argument("--promote", action="store_true",
-                   help="make it the default model, only if it beats the current default on the same test split")
+    p.add_argument(
+        "--promote",
+        action="store_true",
+        help="make it the default model, only if it beats the current default on the same test split",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="one line per epoch instead of a bar")
     return p
 

@@ -30,7 +30,7 @@ class Dataset:
         counts = Counter(self.labels.tolist())
         return {name: counts.get(i, 0) for i, name in enumerate(self.class_names)}
 
-    def subset(self, index: np.ndarray) -> "Dataset":
+    def subset(self, index: np.ndarray) -> Dataset:
         return Dataset([self.paths[i] for i in index], self.labels[index], self.class_names, self.layout, self.root)
 
 

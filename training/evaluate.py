@@ -24,8 +24,15 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -
         if mask.any():
             acc, conf = float(correct[mask].mean()), float(confidence[mask].mean())
             ece += mask.mean() * abs(acc - conf)
-            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
-                         "accuracy": acc, "confidence": conf})
+            rows.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[b + 1]),
+                    "count": int(mask.sum()),
+                    "accuracy": acc,
+                    "confidence": conf,
+                }
+            )
     return {"ece": float(ece), "bins": rows}
 
 
@@ -61,6 +68,7 @@ def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature minimising validation log loss (golden-section search on log T)."""
+
     def nll(log_t):
         return log_loss(calibrated(logits, float(np.exp(log_t))), labels)
 

@@ -43,8 +43,9 @@ def export(model, card: ModelCard, out_root: Path, with_litert: bool = True) -> 
     return final
 
 
-def compare_with_default(candidate: Path, out_root: Path, test_images: np.ndarray, test_labels: np.ndarray,
-                         class_names: list[str]) -> tuple[bool, str]:
+def compare_with_default(
+    candidate: Path, out_root: Path, test_images: np.ndarray, test_labels: np.ndarray, class_names: list[str]
+) -> tuple[bool, str]:
     """Evaluate the current default on the same test images; the candidate must beat it."""
     new = Classifier.load(candidate)
     new_p = new.predict_proba_arrays(test_images)
@@ -55,17 +56,24 @@ def compare_with_default(candidate: Path, out_root: Path, test_images: np.ndarra
         return True, "no current default model"
     if current.card.labels != class_names:
         return False, f"the current default has labels {current.card.labels}, not {class_names}"
-    from classifier.images import to_model_input
     from PIL import Image
 
+    from classifier.images import to_model_input
+
     size = current.card.input_size
-    imgs = test_images if test_images.shape[1] == size else np.stack(
-        [to_model_input(Image.fromarray(im), size) for im in test_images])
+    imgs = (
+        test_images
+        if test_images.shape[1] == size
+        else np.stack([to_model_input(Image.fromarray(im), size) for im in test_images])
+    )
     old_p = current.predict_proba_arrays(imgs)
     old_acc, old_ll = float((old_p.argmax(-1) == test_labels).mean()), log_loss(old_p, test_labels)
     better = new_acc > old_acc or (new_acc == old_acc and new_ll < old_ll)
-    verdict = (f"candidate accuracy {new_acc:.4f}, log loss {new_ll:.4f} vs current default "
-               f"{current.card.version}: accuracy {old_acc:.4f}, log loss {old_ll:.4f} on the same {len(test_labels)} test images")
+    verdict = (
+        f"candidate accuracy {new_acc:.4f}, log loss {new_ll:.4f} vs current default "
+        f"{current.card.version}: accuracy {old_acc:.4f}, log loss {old_ll:.4f} "
+        f"on the same {len(test_labels)} test images"
+    )
     return better, verdict
 
 

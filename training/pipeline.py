@@ -48,16 +48,26 @@ def run(args) -> dict:
     started = time.perf_counter()
     dataset = datasets.discover(args.data)
     if args.limit:
-        keep = np.concatenate([np.flatnonzero(dataset.labels == c)[: args.limit] for c in range(len(dataset.class_names))])
+        keep = np.concatenate(
+            [np.flatnonzero(dataset.labels == c)[: args.limit] for c in range(len(dataset.class_names))]
+        )
         dataset = dataset.subset(np.sort(keep))
     print(f"data: {len(dataset.paths)} images in {dataset.root} ({dataset.layout} layout), balance {dataset.balance()}")
     splits = datasets.split(dataset.labels, args.val_fraction, args.test_fraction, args.seed)
 
     model = TransferClassifier(
-        args.backbone, classes=len(dataset.class_names), weights=args.weights, mode=args.mode,
-        head_epochs=args.head_epochs, fine_tune_epochs=args.fine_tune_epochs, head_lr=args.head_lr,
-        fine_tune_lr=args.fine_tune_lr, batch_size=args.batch_size, seed=args.seed,
-        checkpoint_dir=None, progress=1 if args.progress else 2,
+        args.backbone,
+        classes=len(dataset.class_names),
+        weights=args.weights,
+        mode=args.mode,
+        head_epochs=args.head_epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        head_lr=args.head_lr,
+        fine_tune_lr=args.fine_tune_lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        checkpoint_dir=None,
+        progress=1 if args.progress else 2,
     )
     if args.mixed_precision == "on" or (args.mixed_precision == "auto" and has_accelerator()):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -99,38 +109,73 @@ def run(args) -> dict:
     reached = [p.reached_target_after_s for p in model.phases if p.reached_target_after_s]
     mistakes = worst_mistakes(test_probs, y_te)
     report = {
-        "version": version, "backbone": model.spec.name, "backbone_source": model.spec.source,
-        "input_size": size, "mode": model.resolved_mode(), "device": device_description(),
-        "keras": keras.__version__, "backend": keras.backend.backend(), "class_names": names,
-        "data": {"root": str(dataset.root), "layout": dataset.layout, "images": len(dataset.paths),
-                 "unreadable": unreadable, "balance": dataset.balance()},
+        "version": version,
+        "backbone": model.spec.name,
+        "backbone_source": model.spec.source,
+        "input_size": size,
+        "mode": model.resolved_mode(),
+        "device": device_description(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "class_names": names,
+        "data": {
+            "root": str(dataset.root),
+            "layout": dataset.layout,
+            "images": len(dataset.paths),
+            "unreadable": unreadable,
+            "balance": dataset.balance(),
+        },
         "split": {"seed": splits.seed, **splits.fractions, "train": len(y_tr), "val": len(y_va), "test": len(y_te)},
         "temperature": temperature,
         "metrics": {"test": test, "test_uncalibrated": raw, "test_single_view": single},
         "phases": [asdict(p) for p in model.phases],
-        "train_seconds": train_seconds, "target_accuracy": model.target_accuracy,
+        "train_seconds": train_seconds,
+        "target_accuracy": model.target_accuracy,
         "time_to_target_s": min(reached) if reached else None,
-        "worst_mistakes": [{"file": test_paths[i].name, "true": names[y_te[i]], "said": names[int(test_probs[i].argmax())],
-                            "confidence": float(test_probs[i].max())} for i in mistakes],
+        "worst_mistakes": [
+            {
+                "file": test_paths[i].name,
+                "true": names[y_te[i]],
+                "said": names[int(test_probs[i].argmax())],
+                "confidence": float(test_probs[i].max()),
+            }
+            for i in mistakes
+        ],
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     card = ModelCard(
-        version=version, labels=names, display_names={n: DISPLAY.get(n, n) for n in names},
-        emoji={n: EMOJI[n] for n in names if n in EMOJI}, input_size=size, backbone=model.spec.name,
+        version=version,
+        labels=names,
+        display_names={n: DISPLAY.get(n, n) for n in names},
+        emoji={n: EMOJI[n] for n in names if n in EMOJI},
+        input_size=size,
+        backbone=model.spec.name,
         temperature=temperature,
-        training_data={"dataset": dataset.root.name, "layout": dataset.layout, "images": len(dataset.paths),
-                       "split": report["split"]},
-        metrics={"test": {k: test[k] for k in ("count", "accuracy", "log_loss", "ece", "confusion")},
-                 "test_single_view": {k: single[k] for k in ("accuracy", "log_loss", "ece")},
-                 "evaluation": "held-out test split; mean of photo and mirror image, temperature-scaled"},
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        training_data={
+            "dataset": dataset.root.name,
+            "layout": dataset.layout,
+            "images": len(dataset.paths),
+            "split": report["split"],
+        },
+        metrics={
+            "test": {k: test[k] for k in ("count", "accuracy", "log_loss", "ece", "confusion")},
+            "test_single_view": {k: single[k] for k in ("accuracy", "log_loss", "ece")},
+            "evaluation": "held-out test split; mean of photo and mirror image, temperature-scaled",
+        },
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     artifact = export(model.model, card, Path(args.out))
     write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=run_dir)
 
-    summary = {"artifact": str(artifact), "accuracy": test["accuracy"], "log_loss": test["log_loss"],
-               "ece": test["ece"], "temperature": temperature, "train_seconds": train_seconds,
-               "total_seconds": time.perf_counter() - started}
+    summary = {
+        "artifact": str(artifact),
+        "accuracy": test["accuracy"],
+        "log_loss": test["log_loss"],
+        "ece": test["ece"],
+        "temperature": temperature,
+        "train_seconds": train_seconds,
+        "total_seconds": time.perf_counter() - started,
+    }
     if args.promote:
         better, verdict = compare_with_default(artifact, Path(args.out), x_te, y_te, names)
         if better:

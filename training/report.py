@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 
 
-def write_report(directory: Path, report: dict, test_images=None, test_probs=None, test_labels=None,
-                 mistakes=(), private_dir: Path | None = None) -> list[Path]:
+def write_report(
+    directory: Path,
+    report: dict,
+    test_images=None,
+    test_probs=None,
+    test_labels=None,
+    mistakes=(),
+    private_dir: Path | None = None,
+) -> list[Path]:
     """Report and plots into ``directory`` (shipped with the model). The grid of worst mistakes
     shows dataset photos, some with people in them, so it goes to ``private_dir`` (the run folder,
     never committed) and the shipped report names the files instead."""
@@ -19,8 +26,9 @@ def write_report(directory: Path, report: dict, test_images=None, test_probs=Non
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     written += _plots(directory, report)
     if private_dir is not None and test_images is not None and len(mistakes):
-        written.append(mistakes_grid(Path(private_dir), report["class_names"], test_images, test_probs, test_labels,
-                                     mistakes))
+        written.append(
+            mistakes_grid(Path(private_dir), report["class_names"], test_images, test_probs, test_labels, mistakes)
+        )
     (directory / "report.md").write_text(markdown(report))
     return written
 
@@ -28,15 +36,20 @@ def write_report(directory: Path, report: dict, test_images=None, test_probs=Non
 def markdown(r: dict) -> str:
     t, names = r["metrics"]["test"], r["class_names"]
     lines = [
-        f"# Evaluation report: {r['version']}", "",
+        f"# Evaluation report: {r['version']}",
+        "",
         f"Backbone `{r['backbone']}` ({r['backbone_source']}), input {r['input_size']}px, mode `{r['mode']}`, "
-        f"device {r['device']}, Keras {r['keras']} on {r['backend']}.", "",
+        f"device {r['device']}, Keras {r['keras']} on {r['backend']}.",
+        "",
         f"Data: `{r['data']['root']}` ({r['data']['layout']} layout), {r['data']['images']} images, "
         f"{r['data']['unreadable']} unreadable skipped; class balance {r['data']['balance']}.",
         f"Split (seed {r['split']['seed']}, stratified): train {r['split']['train']}, "
-        f"validation {r['split']['val']}, test {r['split']['test']}.", "",
-        "## Test split", "",
-        "| metric | value |", "| --- | --- |",
+        f"validation {r['split']['val']}, test {r['split']['test']}.",
+        "",
+        "## Test split",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
         f"| accuracy | {t['accuracy']:.4f} |",
         f"| log loss (temperature-scaled) | {t['log_loss']:.4f} |",
         f"| expected calibration error | {t['ece']:.4f} |",
@@ -44,26 +57,47 @@ def markdown(r: dict) -> str:
         f"| ECE before scaling | {r['metrics']['test_uncalibrated']['ece']:.4f} |",
         f"| temperature (fitted on validation) | {r['temperature']:.3f} |",
         f"| accuracy, single view (no mirror averaging) | {r['metrics']['test_single_view']['accuracy']:.4f} |",
-        f"| log loss, single view | {r['metrics']['test_single_view']['log_loss']:.4f} |", "",
-        "Test metrics average each photo with its mirror image, as the bot serves it.", "",
-        "Confusion matrix (rows: true, columns: predicted):", "",
-        "| | " + " | ".join(names) + " |", "| --- " * (len(names) + 1) + "|",
+        f"| log loss, single view | {r['metrics']['test_single_view']['log_loss']:.4f} |",
+        "",
+        "Test metrics average each photo with its mirror image, as the bot serves it.",
+        "",
+        "Confusion matrix (rows: true, columns: predicted):",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "| --- " * (len(names) + 1) + "|",
     ]
     lines += [f"| {names[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(t["confusion"])]
-    lines += ["", "## Training", "", "| phase | epochs | seconds | images/s | val accuracy (last) |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Training",
+        "",
+        "| phase | epochs | seconds | images/s | val accuracy (last) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for p in r["phases"]:
         acc = p["history"].get("val_accuracy", [None])[-1] if p["history"] else None
-        lines.append(f"| {p['name']} | {p['epochs']} | {p['seconds']:.1f} | {p['images_per_second']:.1f} | "
-                     f"{'' if acc is None else f'{acc:.4f}'} |")
+        lines.append(
+            f"| {p['name']} | {p['epochs']} | {p['seconds']:.1f} | {p['images_per_second']:.1f} | "
+            f"{'' if acc is None else f'{acc:.4f}'} |"
+        )
     reached = r.get("time_to_target_s")
-    lines += ["", f"Total training time {r['train_seconds']:.0f} s; validation accuracy reached "
-              f"{r['target_accuracy']:.1%} " + (f"after {reached:.0f} s." if reached else "never during training."),
-              "", "![curves](curves.png) ![reliability](reliability.png)", ""]
+    lines += [
+        "",
+        f"Total training time {r['train_seconds']:.0f} s; validation accuracy reached "
+        f"{r['target_accuracy']:.1%} " + (f"after {reached:.0f} s." if reached else "never during training."),
+        "",
+        "![curves](curves.png) ![reliability](reliability.png)",
+        "",
+    ]
     if r.get("worst_mistakes"):
-        lines += ["## Most confident mistakes", "",
-                  "A picture grid of these is in the run folder (not shipped: dataset photos, some with people).", "",
-                  "| file | true | said | confidence |", "| --- | --- | --- | --- |"]
+        lines += [
+            "## Most confident mistakes",
+            "",
+            "A picture grid of these is in the run folder (not shipped: dataset photos, some with people).",
+            "",
+            "| file | true | said | confidence |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [f"| {m['file']} | {m['true']} | {m['said']} | {m['confidence']:.1%} |" for m in r["worst_mistakes"]]
         lines.append("")
     return "\n".join(lines)
@@ -101,8 +135,12 @@ def _plots(directory, report) -> list[Path]:
     fig, ax = plt.subplots(figsize=(4, 4))
     bins = report["metrics"]["test"]["reliability"]
     ax.plot([0, 1], [0, 1], "k:", label="perfect")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-",
-            label=f"test, ECE {report['metrics']['test']['ece']:.3f}")
+    ax.plot(
+        [b["confidence"] for b in bins],
+        [b["accuracy"] for b in bins],
+        "o-",
+        label=f"test, ECE {report['metrics']['test']['ece']:.3f}",
+    )
     ax.set_xlabel("confidence"), ax.set_ylabel("accuracy"), ax.legend(), ax.set_title("reliability")
     fig.tight_layout(), fig.savefig(directory / "reliability.png", dpi=90), plt.close(fig)
     out.append(directory / "reliability.png")

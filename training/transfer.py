@@ -110,7 +110,11 @@ class TransferClassifier:
         self.head_lr, self.fine_tune_lr = head_lr, fine_tune_lr
         self.batch_size, self.dropout, self.patience = batch_size, dropout, patience
         self.target_accuracy, self.checkpoint_dir, self.seed, self.progress = (
-            target_accuracy, checkpoint_dir, seed, progress)
+            target_accuracy,
+            checkpoint_dir,
+            seed,
+            progress,
+        )
         self.phases: list[PhaseLog] = []
         self.model: keras.Model | None = None
 
@@ -152,7 +156,7 @@ class TransferClassifier:
         return "end-to-end" if has_accelerator() or not self.spec.pretrained else "cached"
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, x_train, y_train, x_val, y_val) -> "TransferClassifier":
+    def fit(self, x_train, y_train, x_val, y_val) -> TransferClassifier:
         if self.model is None:
             self.build()
         mode = self.resolved_mode()
@@ -170,8 +174,10 @@ class TransferClassifier:
         else:
             trainable = keras.Sequential([augmentation(self.seed), self.model], name="augmented")
             train_inputs, val_inputs = (x_train, y_train), (x_val, y_val)
-        for phase, epochs, lr in (("head", self.head_epochs, self.head_lr),
-                                  ("fine-tune", self.fine_tune_epochs, self.fine_tune_lr)):
+        for phase, epochs, lr in (
+            ("head", self.head_epochs, self.head_lr),
+            ("fine-tune", self.fine_tune_epochs, self.fine_tune_lr),
+        ):
             if epochs <= 0 or (phase == "fine-tune" and not self.spec.pretrained and self.head_epochs > 0):
                 continue
             self._set_trainable(phase)
@@ -192,18 +198,39 @@ class TransferClassifier:
         ]
         if self.checkpoint_dir:
             path = f"{self.checkpoint_dir}/best-{phase}.weights.h5"
-            callbacks.append(keras.callbacks.ModelCheckpoint(path, "val_loss", save_best_only=True, save_weights_only=True))
-        log.info("phase %s: %d trainable weights, %d epochs at lr %g", phase,
-                 sum(int(np.prod(w.shape)) for w in net.trainable_weights), epochs, lr)
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(path, "val_loss", save_best_only=True, save_weights_only=True)
+            )
+        log.info(
+            "phase %s: %d trainable weights, %d epochs at lr %g",
+            phase,
+            sum(int(np.prod(w.shape)) for w in net.trainable_weights),
+            epochs,
+            lr,
+        )
         t = time.perf_counter()
-        history = net.fit(*train, validation_data=val, epochs=epochs, batch_size=self.batch_size,
-                          callbacks=callbacks, shuffle=True, verbose=self.progress)
+        history = net.fit(
+            *train,
+            validation_data=val,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=self.progress,
+        )
         seconds = time.perf_counter() - t
         done = len(history.epoch)
         train_s = sum(timing.epoch_seconds) or seconds
-        self.phases.append(PhaseLog(
-            phase, done, seconds, len(train[0]) * done / train_s,
-            {k: [float(v) for v in vals] for k, vals in history.history.items()}, timing.reached))
+        self.phases.append(
+            PhaseLog(
+                phase,
+                done,
+                seconds,
+                len(train[0]) * done / train_s,
+                {k: [float(v) for v in vals] for k, vals in history.history.items()},
+                timing.reached,
+            )
+        )
 
     # -- predicting -----------------------------------------------------------------------------
     def predict_logits(self, images: np.ndarray) -> np.ndarray:

