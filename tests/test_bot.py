@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from bot.app import run
 from bot.config import Config
 from bot.fakeapi import BOT_USER, FakeBotAPI
 from classifier import Classifier
-from tests.conftest import jpeg_bytes, png_bytes
+from tests.conftest import free_port, jpeg_bytes, png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = {"id": -100500, "type": "supergroup", "title": "Friends"}
@@ -38,12 +37,6 @@ def private(uid: int) -> dict:
 def photo_bytes(seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     return jpeg_bytes(Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Harness:
