@@ -72,6 +72,11 @@ def browser():
     driver.quit()
 
 
+def bot_texts(browser):
+    # one script call reads every bubble at once, so a re-render between reads cannot leave stale elements
+    return browser.execute_script("return [...document.querySelectorAll('.bot-msg .text')].map((e) => e.innerText)")
+
+
 def wait_for(predicate, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,9 +94,7 @@ def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
     photo.write_bytes(jpeg_bytes(Image.effect_noise((320, 240), 60).convert("RGB")))
     browser.get(playground)
     browser.find_element(By.ID, "photo").send_keys(str(photo))
-    answer = wait_for(
-        lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "you are" in e.text]
-    )
+    answer = wait_for(lambda: [t for t in bot_texts(browser) if "you are" in t])
     first_line = answer[0].splitlines()[0]
     percents = [int(p) for p in re.findall(r"(\d+)% (?:puppy|kitty)", first_line)]
     assert len(percents) == 2 and sum(percents) == 100
@@ -101,7 +104,7 @@ def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
 
     # the "why?" button brings the heat map
     browser.find_element(By.CSS_SELECTOR, ".bot-msg .buttons button").click()
-    wait_for(lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "Orange" in e.text])
+    wait_for(lambda: [t for t in bot_texts(browser) if "Orange" in t])
 
 
 def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
@@ -114,17 +117,9 @@ def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
     browser.find_element(By.ID, "tab-group").click()
     Select(browser.find_element(By.ID, "member")).select_by_visible_text("Bob")
     browser.find_element(By.ID, "photo").send_keys(str(photo))
-    answer = wait_for(
-        lambda: [
-            e.text
-            for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text")
-            if e.text.startswith("Bob, you are")
-        ]
-    )
+    answer = wait_for(lambda: [t for t in bot_texts(browser) if t.startswith("Bob, you are")])
     assert "%" in answer[0]
     text_box = browser.find_element(By.ID, "text")
     text_box.send_keys("/top\n")
-    board = wait_for(
-        lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .text") if "Leaderboard" in e.text]
-    )
+    board = wait_for(lambda: [t for t in bot_texts(browser) if "Leaderboard" in t])
     assert "Bob" in board[0]
