@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import signal
+import time
 from collections import OrderedDict
 
 from aiohttp import web
@@ -20,15 +21,18 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ExtBot,
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from classifier import Classifier
 
 from . import handlers
 from .config import Config
 from .leaderboard import Leaderboard
+from .loopwatch import LoopWatch
 from .ratelimit import RateLimiter
 from .scoring import Scorer
 from .store import ChatSettings
@@ -83,7 +87,7 @@ class BotState:
         async with self._reload_lock:
 
             def load():
-                candidate = Classifier.load(self.config.model_path())
+                candidate = Classifier.load(self.config.model_path()).warm_up()
                 return candidate, canary(candidate)
 
             try:
@@ -130,17 +134,33 @@ def build_application(config: Config, classifier: Classifier) -> Application:
     return application
 
 
+UPDATES_PER_POLL = 20
+
+
+class PacedBot(ExtBot):
+    """Takes updates a few at a time when polling. Telegram hands out up to 100 per call, and
+    turning 100 updates into objects and starting their handlers is one ~70 ms stretch of the
+    event loop during a burst (measured with `python -m bot.loadtest`); 20 at a time keep every
+    stretch well under the 100 ms the loop may be blocked."""
+
+    async def get_updates(self, *args, **kwargs):
+        if not args[1:2]:
+            kwargs.setdefault("limit", UPDATES_PER_POLL)
+        return await super().get_updates(*args, **kwargs)
+
+
 def _builder(config: Config):
-    builder = (
-        ApplicationBuilder()
-        .token(config.token)
-        .base_url(config.api_base_url)
-        .base_file_url(config.file_base_url)
-        .concurrent_updates(256)  # many users at once; inference itself is serialised in Scorer
-        .rate_limiter(AIORateLimiter(max_retries=3))  # honours 429 retry_after
-        .connection_pool_size(64)
-        .get_updates_connection_pool_size(2)
+    # a pool of 16 connections: httpx scans the whole pool on every request, so 64 cost a tenth
+    # of the loop's time under load; requests queue for a free one (pool_timeout) instead of failing
+    bot = PacedBot(
+        token=config.token,
+        base_url=config.api_base_url,
+        base_file_url=config.file_base_url,
+        request=HTTPXRequest(connection_pool_size=16, pool_timeout=30.0),
+        get_updates_request=HTTPXRequest(connection_pool_size=2),
+        rate_limiter=AIORateLimiter(max_retries=3),  # honours 429 retry_after
     )
+    builder = ApplicationBuilder().bot(bot).concurrent_updates(256)  # many users at once; see Scorer
     if config.webhook_url:
         builder = builder.updater(None)
     return builder
@@ -184,6 +204,9 @@ async def run(
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(state.reload()))
     runner = None
+    t = time.perf_counter()
+    state.scorer.warm_up()  # before serving, so no first photo pays for it (and no loop stall either)
+    log.info("model %s warmed up in %.1f s", state.scorer.card.version, time.perf_counter() - t)
     async with application:
         if config.webhook_url:
             runner = await start_webhook_server(application, config)
@@ -195,6 +218,7 @@ async def run(
         else:
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
         await application.start()
+        watch = LoopWatch().start()
         log.info("ready: model %s, %s", state.scorer.card.version, "webhook" if config.webhook_url else "polling")
         if ready:
             ready.set()
@@ -206,7 +230,15 @@ async def run(
             await runner.cleanup()
         await state.drain()
         await application.stop()
+        await watch.stop()
     await state.scorer.aclose()
+    log.info("stopped: %s; peak memory %.0f MiB", watch.summary(), peak_rss_mib())
+
+
+def peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 async def start_webhook_server(application: Application, config: Config) -> web.AppRunner:

@@ -45,6 +45,8 @@ class FakeBotAPI:
         self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (content, claimed size)
         self.webhook: dict | None = None
         self.calls: dict[str, int] = {}
+        self.first_call: dict[str, float] = {}  # method -> time.monotonic() of its first call
+        self.update_limits: list[int] = []  # the ``limit`` of every getUpdates call
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -125,10 +127,14 @@ class FakeBotAPI:
         """Wait until ``count`` sent messages match ``predicate``; return them."""
 
         async def enough():
+            matched, seen = [], 0
             async with self._new_sent:
-                while len(matched := [s for s in self.sent if predicate(s)]) < count:
+                while True:  # ``sent`` only grows: look at each message once, not once per wake-up
+                    new, seen = self.sent[seen:], len(self.sent)
+                    matched += [s for s in new if predicate(s)]
+                    if len(matched) >= count:
+                        return matched
                     await self._new_sent.wait()
-                return matched
 
         return await asyncio.wait_for(enough(), timeout)
 
@@ -161,6 +167,7 @@ class FakeBotAPI:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         self.calls[method] = self.calls.get(method, 0) + 1
+        self.first_call.setdefault(method, time.monotonic())
         params = await self._params(request)
         failures = self._failures.get(method)
         if failures:
@@ -190,6 +197,7 @@ class FakeBotAPI:
     async def _m_getUpdates(self, p):
         offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
         limit = int(p.get("limit") or 100)
+        self.update_limits.append(limit)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         async with self._new_update:
             if not self.updates and timeout:

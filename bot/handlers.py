@@ -156,52 +156,50 @@ async def play(
     state = context.bot_data["state"]
     language = lang(update)
     answer_to = reply_to or update.effective_message
-    chat = update.effective_chat
     async with state.in_flight():
-        data = await fetch_photo(update, context, photo_message, answer_to)
-        if data is None:
+        wait = state.rate_limiter.check(update.effective_user.id)
+        if wait:
+            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
-        cards = state.settings.cards(chat.id)
-        action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
-        await send(lambda: context.bot.send_chat_action(chat.id, action))
         try:
-            result = await state.scorer.score(data)
-        except UnreadableImage as exc:
-            await reply(answer_to, text(language, "unreadable", reason=str(exc)))
-            return
+            async with state.scorer.admit():
+                await answer_photo(update, context, photo_message, player, answer_to)
         except Busy:
             await reply(answer_to, text(language, "busy"))
-            return
-        group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        card = state.scorer.card
-        caption = selfie_message(language, result, card, player.first_name if group and player else None)
-        why = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        text(language, "why_button"), callback_data="why:" + state.remember(pick_file(photo_message)[0])
-                    )
-                ]
-            ]
-        )
-        if cards:
-            picture = await state.scorer.render(render, result, card)
-            await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
-        else:
-            await send(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
-        if group and player:
-            largest = max(result.faces, key=lambda f: f.box.w * f.box.h if f.box else 0)
-            state.leaderboard.record(chat.id, player.id, player.full_name, largest.prediction.probabilities)
+
+
+async def answer_photo(update: Update, context, photo_message: Message, player: User, answer_to: Message) -> None:
+    state, language, chat = context.bot_data["state"], lang(update), update.effective_chat
+    data = await fetch_photo(update, context, photo_message, answer_to)
+    if data is None:
+        return
+    cards = state.settings.cards(chat.id)
+    action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
+    await send(lambda: context.bot.send_chat_action(chat.id, action))
+    try:
+        result = await state.scorer.score(data)
+    except UnreadableImage as exc:
+        await reply(answer_to, text(language, "unreadable", reason=str(exc)))
+        return
+    del data  # the photo's bytes are not needed any more; only the decoded copy lives on, briefly
+    group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+    card = state.scorer.card
+    caption = selfie_message(language, result, card, player.first_name if group and player else None)
+    key = state.remember(pick_file(photo_message)[0])
+    why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
+    if cards:
+        picture = await state.scorer.render(render, result, card)
+        await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
+    else:
+        await send(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
+    if group and player:
+        largest = max(result.faces, key=lambda f: f.box.w * f.box.h if f.box else 0)
+        state.leaderboard.record(chat.id, player.id, player.full_name, largest.prediction.probabilities)
 
 
 async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:
-    """Rate limit, size check and download; answers the user itself and returns None on refusal."""
-    state = context.bot_data["state"]
+    """Size check and download; answers the user itself and returns None on refusal."""
     language = lang(update)
-    wait = state.rate_limiter.check(update.effective_user.id)
-    if wait:
-        await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
-        return None
     file_id, size = pick_file(photo_message)
     if size and size > MAX_DOWNLOAD:
         await reply(answer_to, text(language, "too_large"))
@@ -255,12 +253,13 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         if state.rate_limiter.check(update.effective_user.id):
             await reply(answer_to, text(language, "rate_limited", seconds=5))
             return
-        data = await download(update, context, file_id, answer_to)
-        if data is None:
-            return
-        await send(lambda: context.bot.send_chat_action(answer_to.chat_id, ChatAction.UPLOAD_PHOTO))
         try:
-            picture = await state.scorer.why(data)
+            async with state.scorer.admit():
+                data = await download(update, context, file_id, answer_to)
+                if data is None:
+                    return
+                await send(lambda: context.bot.send_chat_action(answer_to.chat_id, ChatAction.UPLOAD_PHOTO))
+                picture = await state.scorer.why(data)
         except Busy:
             await reply(answer_to, text(language, "busy"))
             return

@@ -1,17 +1,22 @@
-"""python -m bot.loadtest: a burst of photos from many users through the local Bot API.
+"""python -m bot.loadtest: a burst of photos from many users at the real bot, through the local Bot API.
 
-The real bot and the fake server share one event loop here, so a monitor task on that loop sees
-any stall the bot causes. Prints answered / busy / lost counts, reply latency, the longest loop
-stall and the process's peak memory.
+The bot runs as its own process (``python -m bot``, exactly as deployed) against the fake Bot API
+served from this one, so its start-up time, memory and event loop are measured on their own:
+- start to ready: process start until it first polls for updates;
+- start to first answer: a photo already waiting when the bot starts, until its reply;
+- then ``--photos`` photos from ``--users`` users at once: every one must be answered exactly once
+  (scored, or "busy" beyond the queue limit); reply latency p50/p95;
+- the bot's longest event-loop stall (its own LoopWatch, logged when it stops) and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import resource
+import os
+import re
+import signal
 import sys
 import tempfile
 import time
@@ -19,101 +24,127 @@ from pathlib import Path
 
 import numpy as np
 
+PHOTO_SIZE = (1280, 960)  # what Telegram delivers for a phone photo's largest size
+STALL = re.compile(r"longest event-loop stall (\d+) ms, stalls over 100 ms: (\d+); peak memory (\d+) MiB")
 
-async def burst(classifier, photos: int = 1000, users: int = 200, max_pending: int = 64) -> dict:
-    from PIL import Image
 
-    from .app import run
-    from .config import Config
+async def burst(
+    photos: int = 1000, users: int = 200, max_pending: int = 64, model_dir: str | Path | None = None
+) -> dict:
+    from classifier.bench import make_photos
+
     from .fakeapi import FakeBotAPI
 
     fake = await FakeBotAPI().start()
-    config = Config(
-        token=fake.token,
-        api_base_url=fake.api_base_url,
-        file_base_url=fake.file_base_url,
-        state_dir=Path(tempfile.mkdtemp(prefix="mirror-load-")),
-        rate_limit=photos,
-        max_pending=max_pending,
-    )
-    stop, ready = asyncio.Event(), asyncio.Event()
-    bot = asyncio.create_task(run(config, classifier, stop, ready))
-    await asyncio.wait_for(ready.wait(), 60)
+    contents = await asyncio.to_thread(make_photos, 16, PHOTO_SIZE)  # re-used; Telegram would send distinct files
+    sent_at: dict[int, float] = {}
 
-    lag = {"max": 0.0}
-
-    async def monitor():
-        while True:
-            t = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lag["max"] = max(lag["max"], time.perf_counter() - t - 0.01)
-
-    watcher = asyncio.create_task(monitor())
-    rng = np.random.default_rng(0)
-    contents = []
-    for _ in range(16):  # a phone-sized photo each, re-used: Telegram would send distinct files
-        buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).resize((1280, 960)).save(
-            buf, "JPEG", quality=85
-        )
-        contents.append(buf.getvalue())
-    sent_at = {}
-    for i in range(photos):
+    async def send_photo(i: int) -> None:
         uid = 10_000 + i % users
         chat = {"id": uid, "type": "private", "first_name": f"user{uid}"}
         user = {"id": uid, "is_bot": False, "first_name": f"user{uid}"}
-        message = fake.message(chat, user, photo=fake.photo_sizes(contents[i % len(contents)], 1280, 960))
-        sent_at[message["message_id"]] = time.perf_counter()
+        message = fake.message(chat, user, photo=fake.photo_sizes(contents[i % len(contents)], *PHOTO_SIZE))
+        sent_at[message["message_id"]] = time.monotonic()
         await fake.push(message)
 
-    def answered(s):
-        return (
-            s.method in ("sendMessage", "sendPhoto") and s.message and s.message.get("reply_to_message_id") in sent_at
-        )
+    def reply_to_ours(s) -> bool:
+        return s.method in ("sendMessage", "sendPhoto") and (s.message or {}).get("reply_to_message_id") in sent_at
 
-    started = time.perf_counter()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.api_base_url,
+        "TELEGRAM_FILE_BASE_URL": fake.file_base_url,
+        "STATE_DIR": tempfile.mkdtemp(prefix="mirror-load-"),
+        "RATE_LIMIT": str(photos + 1),  # this test is about the queue limit, not the per-user one
+        "MAX_PENDING": str(max_pending),
+    }
+    if model_dir:
+        env["MODEL_DIR"] = str(model_dir)
+    await send_photo(-1)  # waiting before the bot starts, as after a redeploy
+    started = time.monotonic()
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    log_lines: list[str] = []
+    reader = asyncio.create_task(_collect(bot.stdout, log_lines))
     try:
-        replies = await fake.wait_sent(answered, count=photos, timeout=max(120.0, photos * 0.5))
+        await fake.wait_sent(reply_to_ours, count=1, timeout=120)
+        first = [s for s in fake.sent if reply_to_ours(s)][0]
+        first_answer_s = first.at - started
+        ready_s = fake.first_call["getUpdates"] - started
+        burst_start = time.monotonic()
+        for i in range(photos):
+            await send_photo(i)
+        replies = await fake.wait_sent(reply_to_ours, count=photos + 1, timeout=max(180.0, photos * 0.6))
+        await asyncio.sleep(1.0)  # a second reply to any photo would show up here
+        replies = [s for s in fake.sent if reply_to_ours(s)]
+        seconds = max(s.at for s in replies) - burst_start
+        peak_rss = _peak_rss_mib(bot.pid)
     finally:
-        stop.set()
-        await asyncio.wait_for(bot, 120)
-        watcher.cancel()
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(bot.wait(), 60)
+        await reader
         await fake.stop()
-    per_message = {}
+    per_message: dict[int, list] = {}
     for r in replies:
         per_message.setdefault(r.message["reply_to_message_id"], []).append(r)
+    per_message.pop(first.message["reply_to_message_id"])
     latencies = [min(x.at for x in rs) - sent_at[mid] for mid, rs in per_message.items()]
     busy = sum(1 for rs in per_message.values() if "busy" in (rs[0].params.get("text") or ""))
+    stall = next((m for line in log_lines if (m := STALL.search(line))), None)
+    if bot.returncode != 0 or stall is None:
+        raise RuntimeError(f"the bot exited with {bot.returncode}; its last lines:\n" + "\n".join(log_lines[-20:]))
     return {
         "photos": photos,
         "users": users,
+        "max_pending": max_pending,
+        "start_to_ready_s": ready_s,
+        "start_to_first_answer_s": first_answer_s,
         "answered": len(per_message),
         "answered_twice": sum(len(rs) > 1 for rs in per_message.values()),
         "lost": photos - len(per_message),
         "scored": len(per_message) - busy,
         "busy": busy,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
+        "scored_per_s": (len(per_message) - busy) / seconds,
         "p50_reply_s": float(np.percentile(latencies, 50)),
         "p95_reply_s": float(np.percentile(latencies, 95)),
-        "max_loop_stall_ms": lag["max"] * 1000,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_loop_stall_ms": float(stall.group(1)),
+        "loop_stalls_over_100ms": int(stall.group(2)),
+        "bot_peak_rss_mib": peak_rss or float(stall.group(3)),
+        "errors_logged": sum(" ERROR " in line for line in log_lines),
     }
+
+
+async def _collect(stream, lines: list[str]) -> None:
+    """Read the bot's log as it goes (a full pipe would block it); the photo never appears there."""
+    async for raw in stream:
+        lines.append(raw.decode(errors="replace").rstrip())
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else None
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bot.loadtest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--photos", type=int, default=1000)
-    p.add_argument("--users", type=int, default=200)
+    p.add_argument("--photos", type=int, default=1000, help="photos in the burst (default: %(default)s)")
+    p.add_argument("--users", type=int, default=200, help="distinct senders (default: %(default)s)")
     p.add_argument("--max-pending", type=int, default=64, help="queue limit before 'busy' (default: %(default)s)")
     p.add_argument("--model", help="model folder (default: models/DEFAULT)")
     args = p.parse_args(argv)
-    from classifier import Classifier
-
-    t = time.perf_counter()
-    classifier = Classifier.load(args.model)
-    load_s = time.perf_counter() - t
-    result = asyncio.run(burst(classifier, args.photos, args.users, args.max_pending))
-    result["model_load_s"] = load_s
+    try:
+        result = asyncio.run(burst(args.photos, args.users, args.max_pending, args.model))
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc or 'timed out waiting for replies'}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2))
     return 0 if result["lost"] == 0 and result["answered_twice"] == 0 else 1
 

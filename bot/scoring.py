@@ -1,9 +1,14 @@
 """The bot's view of the classifier: faces found, crops scored in shared micro-batches, the
-event loop never blocked, and a busy limit."""
+event loop never blocked, and a busy limit.
+
+``admit()`` is held from before a photo is downloaded until its answer is sent, so at most
+``max_pending`` photos (and their result cards) are in memory however many arrive at once;
+beyond that the sender hears "busy" at once, before anything is downloaded."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from classifier import Classifier
@@ -16,6 +21,7 @@ Busy = Overloaded
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 64, tta: bool = True):
         self.max_pending, self.tta = max_pending, tta
+        self.pending = 0
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
         self.swap(classifier)
@@ -27,7 +33,7 @@ class Scorer:
         detector = self.selfies.detector if old else None
         self.classifier = classifier
         self.selfies = SelfieScorer(classifier, detector, tta=self.tta)
-        self._batcher = MicroBatcher(classifier, max_pending=self.max_pending)
+        self._batcher = MicroBatcher(classifier)  # admission is counted here, in admit()
         self._explainer = None
         if old:
             self._retired.append(old)
@@ -36,18 +42,36 @@ class Scorer:
     def card(self):
         return self.classifier.card
 
+    def warm_up(self) -> None:
+        """First-call costs (model interpreters, the face cascade) paid before the bot is ready."""
+        from PIL import Image
+
+        self.classifier.warm_up()
+        self.selfies.score(Image.new("RGB", (64, 64)))
+
+    @contextlib.asynccontextmanager
+    async def admit(self):
+        """One photo's place from download to answer; raises ``Busy`` when all are taken."""
+        if self.pending >= self.max_pending:
+            raise Busy()
+        self.pending += 1
+        try:
+            yield
+        finally:
+            self.pending -= 1
+
     async def score(self, image: bytes) -> SelfieResult:
+        """Call inside ``admit()``."""
         batcher, selfies = self._batcher, self.selfies
-        async with batcher.slot():
-            photo, boxes, arrays = await batcher.off_loop(selfies.prepare, image)
-            return selfies.finish(photo, boxes, await batcher.probabilities(arrays))
+        photo, boxes, arrays = await batcher.off_loop(selfies.prepare, image)
+        return selfies.finish(photo, boxes, await batcher.probabilities(arrays))
 
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""
         return await self._batcher.off_loop(fn, *args)
 
     async def why(self, image: bytes) -> bytes:
-        """The heat-map picture for a photo, as JPEG bytes."""
+        """The heat-map picture for a photo, as JPEG bytes. Call inside ``admit()``."""
         import io
 
         from classifier.explain import Explainer
@@ -64,8 +88,7 @@ class Scorer:
             picture.save(out, "JPEG", quality=88)
             return out.getvalue()
 
-        async with self._batcher.slot():
-            return await asyncio.get_running_loop().run_in_executor(self._explain_pool, work)
+        return await asyncio.get_running_loop().run_in_executor(self._explain_pool, work)
 
     async def aclose(self) -> None:
         for batcher in [*self._retired, self._batcher]:

@@ -25,15 +25,16 @@ import numpy as np
 PHOTO_SIZE = (1600, 1200)  # a typical phone photo as Telegram delivers it, scaled up to stress decoding
 
 
-def make_photos(n: int) -> list[bytes]:
+def make_photos(n: int, size: tuple[int, int] = PHOTO_SIZE) -> list[bytes]:
+    """``n`` distinct phone-sized JPEGs made from the example photo (rotated, with sensor-like noise)."""
     from PIL import Image, ImageFilter
 
     base = Image.open(Path(__file__).resolve().parent.parent / "models" / "examples" / "cat.jpg").convert("RGB")
     rng = np.random.default_rng(0)
     photos = []
     for i in range(n):
-        img = base.resize(PHOTO_SIZE).rotate(i * 7 % 30 - 15).filter(ImageFilter.SMOOTH)
-        arr = np.clip(np.asarray(img, np.int16) + rng.integers(-6, 7, (PHOTO_SIZE[1], PHOTO_SIZE[0], 3)), 0, 255)
+        img = base.resize(size).rotate(i * 7 % 30 - 15).filter(ImageFilter.SMOOTH)
+        arr = np.clip(np.asarray(img, np.int16) + rng.integers(-6, 7, (size[1], size[0], 3)), 0, 255)
         buf = io.BytesIO()
         Image.fromarray(arr.astype(np.uint8)).save(buf, "JPEG", quality=90)
         photos.append(buf.getvalue())

@@ -1,8 +1,9 @@
 """Finding faces so a selfie is scored on the person, not the kitchen behind them.
 
 OpenCV's bundled Haar cascade (frontal faces): it ships inside the opencv-python-headless wheel,
-needs no download, runs in a few milliseconds on a downscaled photo, and is deterministic. Its
-weakness is profile and tilted faces; then we fall back to the whole photo and say so.
+needs no download and is deterministic. It is the costliest step per photo on a small CPU (~0.2 s
+on one core, against ~0.1 s for the model and its mirror image), so it runs on worker threads.
+Its weakness is profile and tilted faces; then we fall back to the whole photo and say so.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 DETECT_SIDE = 1024  # detection runs on a copy this size at most (group photos need it); boxes map back
+SCALE_STEP = 1.15  # finds the same faces as 1.1 on our group-photo checks, in 3/4 of the time
 MARGIN = 0.35  # each side of the face box grows by this fraction: hair, ears and chin matter
 
 
@@ -32,6 +34,9 @@ class FaceDetector:
     def __init__(self, min_face_fraction: float = 0.06, neighbours: int = 5):
         import cv2
 
+        # one thread per call: callers run detections side by side on their own worker threads,
+        # and OpenCV's own pool on top of that only oversubscribes a small CPU
+        cv2.setNumThreads(1)
         self._cv2 = cv2
         self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
         if self._cascade.empty():
@@ -46,7 +51,7 @@ class FaceDetector:
         grey = cv2.equalizeHist(np.asarray(small.convert("L")))
         side = max(12, int(min(grey.shape) * self.min_face_fraction))
         found = self._cascade.detectMultiScale(
-            grey, scaleFactor=1.1, minNeighbors=self.neighbours, minSize=(side, side)
+            grey, scaleFactor=SCALE_STEP, minNeighbors=self.neighbours, minSize=(side, side)
         )
         boxes = [Box(*(round(v / scale) for v in f)) for f in (found if len(found) else [])]
         boxes = sorted(boxes, key=lambda b: -b.w * b.h)[:max_faces]

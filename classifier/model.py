@@ -63,6 +63,11 @@ class Classifier:
         size = self.card.input_size
         return to_model_input(load_image(image, min_size=size), size)
 
+    def warm_up(self) -> Classifier:
+        """Pay every first-call cost now (a server calls this before it says it is ready)."""
+        self.runtime.warm_up()
+        return self
+
     def predict_proba_arrays(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for a prepared uint8 batch (N, size, size, 3)."""
         if len(batch) == 0:

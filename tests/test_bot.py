@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.app import run
+from bot.app import UPDATES_PER_POLL, run
 from bot.config import Config
 from bot.fakeapi import BOT_USER, FakeBotAPI
+from bot.loopwatch import LoopWatch
 from classifier import Classifier
 from tests.conftest import free_port, jpeg_bytes, png_bytes
 
@@ -235,6 +236,31 @@ async def test_fifty_users_at_once_each_answered_once(fake, bot):
     for i in range(50):
         replies = fake.replies_to(1000 + i)
         assert len(replies) == 1 and body(replies[0]).startswith("you are ")
+    assert max(fake.update_limits) == UPDATES_PER_POLL  # taken a few at a time, not 100 in one go
+
+
+async def test_beyond_the_queue_limit_busy_comes_at_once_without_a_download(fake, tiny_classifier, tmp_path):
+    async with Harness(fake, tiny_classifier, tmp_path, max_pending=2):
+        await asyncio.gather(*(send_photo(fake, private(2000 + i), user(2000 + i), photo_bytes(i)) for i in range(12)))
+        await fake.wait_sent(
+            lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 2000, 12, 120
+        )
+        await asyncio.sleep(0.5)
+    answers = [fake.replies_to(2000 + i) for i in range(12)]
+    assert all(len(a) == 1 for a in answers)
+    busy = sum("busy" in body(a[0]) for a in answers)
+    assert 0 < busy < 12
+    assert fake.calls["getFile"] == 12 - busy  # a refused photo is never downloaded, so memory stays bounded
+
+
+async def test_loop_watch_sees_a_blocking_call():
+    watch = LoopWatch().start()
+    await asyncio.sleep(0.05)
+    time.sleep(0.15)  # what a model call on the loop would do
+    await asyncio.sleep(0.05)
+    await watch.stop()
+    assert watch.over_100ms == 1 and 0.13 < watch.longest_s < 0.5
+    assert "stalls over 100 ms: 1" in watch.summary()
 
 
 # -- groups ---------------------------------------------------------------------------------------
