@@ -14,8 +14,10 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,14 +48,15 @@ def percentile_ms(values, q):
 
 
 # -- the two sides, each in its own process -------------------------------------------------------
-def child(side: str, model_dir: str | None, n: int, concurrency: int, started: float) -> dict:
-    photos = make_photos(max(n, concurrency))
+def child(side: str, model_dir: str | None, photo_dir: str, n: int, concurrency: int, started: float) -> dict:
+    files = sorted(Path(photo_dir).glob("*.jpg"))
     if side == "baseline":
         predict_one, predict_async, close = _baseline(model_dir)
     else:
         predict_one, predict_async, close = _serving(model_dir)
-    predict_one(photos[0])
+    predict_one(files[0].read_bytes())
     first_answer_s = time.time() - started
+    photos = [f.read_bytes() for f in files]
     latencies = []
     for photo in photos[:n]:
         t = time.perf_counter()
@@ -109,7 +112,7 @@ def _serving(model_dir):
     from .batching import MicroBatcher
     from .model import Classifier
 
-    clf = Classifier.load(model_dir)
+    clf = Classifier.load(model_dir).warm_up()  # as the bot does before it says it is ready
     batcher = None
 
     async def predict_async(photos, concurrency, n):
@@ -127,7 +130,8 @@ def _serving(model_dir):
 
     def close():
         sizes = batcher.batches if batcher else []
-        return {"runtime": clf.runtime.name, "mean_batch": float(np.mean(sizes)) if sizes else 0.0}
+        mean_batch = float(np.mean(sizes)) if sizes else 0.0
+        return {"runtime": clf.runtime.name, "model": clf.card.version, "mean_batch": mean_batch}
 
     return clf.predict, predict_async, close
 
@@ -164,11 +168,15 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     p.add_argument("--child", choices=["baseline", "serving"], help=argparse.SUPPRESS)
     p.add_argument("--started", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--photo-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.model, args.photos, args.concurrency, args.started)))
+        print(json.dumps(child(args.child, args.model, args.photo_dir, args.photos, args.concurrency, args.started)))
         return 0
     results = {}
+    photo_dir = tempfile.mkdtemp(prefix="mirror-bench-")  # made once, before either side's clock starts
+    for i, photo in enumerate(make_photos(max(args.photos, args.concurrency))):
+        Path(photo_dir, f"{i:03d}.jpg").write_bytes(photo)
     for side in ("baseline", "serving"):
         cmd = [
             sys.executable,
@@ -176,6 +184,8 @@ def main(argv=None) -> int:
             "classifier.bench",
             "--child",
             side,
+            "--photo-dir",
+            photo_dir,
             "--photos",
             str(args.photos),
             "--concurrency",
@@ -190,10 +200,19 @@ def main(argv=None) -> int:
             print(out.stderr[-3000:], file=sys.stderr)
             return 1
         results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    shutil.rmtree(photo_dir, ignore_errors=True)
     print_table(results, matmul_gflops())
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
+
+
+def cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown CPU"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 def print_table(r: dict, gflops: float) -> None:
@@ -212,7 +231,8 @@ def print_table(r: dict, gflops: float) -> None:
     ]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
-        f"machine: {cpus} CPUs; serving runtime {s['runtime']}, mean micro-batch {s['mean_batch']:.1f}; "
+        f"machine: {cpus} CPUs ({cpu_name()}); model {s['model']}; serving runtime {s['runtime']}, "
+        f"mean micro-batch {s['mean_batch']:.1f}; "
         f"photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG"
     )
     print("| measure | naive baseline | serving path | better by |\n| --- | --- | --- | --- |")

@@ -68,3 +68,26 @@ def test_no_model_is_one_clear_line(tmp_path, files):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: model folder not found")
     assert "Traceback" not in result.stderr
+
+
+def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
+    out = subprocess.run(
+        [sys.executable, "-m", "classifier.bench", "--model", tiny_model_dir, "--photos", "4", "--concurrency", "4"]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| single photo p50 (ms) |" in out.stdout and "physical limit" in out.stdout
+    results = json.loads(out.stdout[out.stdout.index("{") :])
+    base, serve = results["baseline"], results["serving"]
+    assert (
+        serve["runtime"] == "litert"
+        and serve["model"] == json.loads((tiny_model_dir / "card.json").read_text())["version"]
+    )
+    for side in (base, serve):
+        assert side["p50_ms"] > 0 and side["throughput"] > 0 and side["first_answer_s"] > 0
+    ratio = f"{base['p50_ms'] / serve['p50_ms']:.1f}x"
+    assert ratio in out.stdout.split("| single photo p50 (ms) |")[1].splitlines()[0]
