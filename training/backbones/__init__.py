@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:  # importing Keras takes seconds; `python -m training --help` should not wait for it
+    import keras
 
 
 @dataclass(frozen=True)
