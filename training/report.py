@@ -128,7 +128,11 @@ def _plots(directory, report) -> list[Path]:
             ax.plot(xs, h["val_" + key], "s--", label=f"validation ({phase['name']})")
         epoch0 += len(h["loss"])
     for ax, title in zip(axes, ("loss", "accuracy")):
-        ax.set_title(title), ax.set_xlabel("epoch"), ax.legend(fontsize=7)
+        ax.set_title(title), ax.set_xlabel("epoch")
+        if epoch0:
+            ax.legend(fontsize=7)
+        else:  # a run with zero epochs (e.g. a quick check) still gets a readable picture
+            ax.text(0.5, 0.5, "no training epochs", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout(), fig.savefig(directory / "curves.png", dpi=90), plt.close(fig)
     out.append(directory / "curves.png")
 
