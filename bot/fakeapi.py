@@ -102,6 +102,23 @@ class FakeBotAPI:
             {"file_id": big, "file_unique_id": big, "width": width, "height": height, "file_size": len(content)},
         ]
 
+    def photo_versions(self, versions: list[tuple[bytes, int, int]]) -> list[dict]:
+        """PhotoSize entries for given (content, width, height) versions, smallest first, as
+        Telegram sends one photo in several sizes (90, 320, 800, 1280 px on the long side)."""
+        sizes = []
+        for content, width, height in sorted(versions, key=lambda v: v[1] * v[2]):
+            file_id = self.add_file(content)
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "width": width,
+                    "height": height,
+                    "file_size": len(content),
+                }
+            )
+        return sizes
+
     def message(self, chat: dict, user: dict, **fields) -> dict:
         return {"message_id": next(self._ids), "date": int(time.time()), "chat": chat, "from": user, **fields}
 

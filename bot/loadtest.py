@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-PHOTO_SIZE = (1280, 960)  # what Telegram delivers for a phone photo's largest size
+PHOTO_SIZE = (1280, 960)  # a phone photo's largest size as Telegram delivers it (the bot takes the 800 one)
 STALL = re.compile(r"longest event-loop stall (\d+) ms, stalls over 100 ms: (\d+); peak memory (\d+) MiB")
 
 
@@ -36,14 +37,15 @@ async def burst(
     from .fakeapi import FakeBotAPI
 
     fake = await FakeBotAPI().start()
-    contents = await asyncio.to_thread(make_photos, 16, PHOTO_SIZE)  # re-used; Telegram would send distinct files
+    # 16 photos re-used (Telegram would send distinct files), each in the sizes Telegram offers
+    contents = await asyncio.to_thread(lambda: [_versions(p) for p in make_photos(16, PHOTO_SIZE)])
     sent_at: dict[int, float] = {}
 
     async def send_photo(i: int) -> None:
         uid = 10_000 + i % users
         chat = {"id": uid, "type": "private", "first_name": f"user{uid}"}
         user = {"id": uid, "is_bot": False, "first_name": f"user{uid}"}
-        message = fake.message(chat, user, photo=fake.photo_sizes(contents[i % len(contents)], *PHOTO_SIZE))
+        message = fake.message(chat, user, photo=fake.photo_versions(contents[i % len(contents)]))
         sent_at[message["message_id"]] = time.monotonic()
         await fake.push(message)
 
@@ -116,6 +118,20 @@ async def burst(
         "bot_peak_rss_mib": peak_rss or float(stall.group(3)),
         "errors_logged": sum(" ERROR " in line for line in log_lines),
     }
+
+
+def _versions(photo: bytes) -> list[tuple[bytes, int, int]]:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(photo))
+    out = [(photo, *image.size)]
+    for side in (800, 320, 90):
+        smaller = image.copy()
+        smaller.thumbnail((side, side))
+        buf = io.BytesIO()
+        smaller.save(buf, "JPEG", quality=85)
+        out.append((buf.getvalue(), *smaller.size))
+    return out
 
 
 async def _collect(stream, lines: list[str]) -> None:
