@@ -8,11 +8,10 @@ beyond that the sender hears "busy" at once, before anything is downloaded."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from classifier import Classifier
-from classifier.batching import MicroBatcher, Overloaded
+from classifier.batching import Admission, MicroBatcher, Overloaded
 from classifier.selfie import SelfieResult, SelfieScorer
 
 Busy = Overloaded
@@ -21,7 +20,7 @@ Busy = Overloaded
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 64, tta: bool = True):
         self.max_pending, self.tta = max_pending, tta
-        self.pending = 0
+        self._admission = Admission(max_pending)
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
         self.swap(classifier)
@@ -49,16 +48,9 @@ class Scorer:
         self.classifier.warm_up()
         self.selfies.score(Image.new("RGB", (64, 64)))
 
-    @contextlib.asynccontextmanager
-    async def admit(self):
+    def admit(self):
         """One photo's place from download to answer; raises ``Busy`` when all are taken."""
-        if self.pending >= self.max_pending:
-            raise Busy()
-        self.pending += 1
-        try:
-            yield
-        finally:
-            self.pending -= 1
+        return self._admission.slot()
 
     async def score(self, image: bytes) -> SelfieResult:
         """Call inside ``admit()``."""

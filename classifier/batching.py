@@ -29,6 +29,24 @@ class Overloaded(Exception):
     """Too many photos are waiting; try again in a moment."""
 
 
+class Admission:
+    """Counts what is in progress and refuses beyond ``limit``: memory stays bounded under any burst."""
+
+    def __init__(self, limit: int):
+        self.limit, self.pending = limit, 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        """Holds one place for the duration of the ``async with``; raises ``Overloaded`` when full."""
+        if self.pending >= self.limit:
+            raise Overloaded()
+        self.pending += 1
+        try:
+            yield
+        finally:
+            self.pending -= 1
+
+
 class MicroBatcher:
     def __init__(
         self,
@@ -45,7 +63,7 @@ class MicroBatcher:
         self._model = ThreadPoolExecutor(1, "model", initializer=_yield_to_the_loop)
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
-        self.pending = 0
+        self.admission = Admission(max_pending)
         self.batches: list[int] = []  # sizes of recent batches, for benchmarks and tests
 
     async def predict(self, image) -> Prediction:
@@ -54,16 +72,13 @@ class MicroBatcher:
             array = await self.off_loop(self.classifier.prepare, image)
             return self.classifier.explain((await self.probabilities(array[None]))[0])
 
-    @contextlib.asynccontextmanager
-    async def slot(self):
+    def slot(self):
         """Counts one photo as pending for its whole journey; refuses beyond ``max_pending``."""
-        if self.pending >= self.max_pending:
-            raise Overloaded()
-        self.pending += 1
-        try:
-            yield
-        finally:
-            self.pending -= 1
+        return self.admission.slot()
+
+    @property
+    def pending(self) -> int:
+        return self.admission.pending
 
     async def off_loop(self, fn, *args):
         """Run CPU-bound preparation (decoding, face finding) on the decode threads."""
