@@ -143,10 +143,8 @@ class PacedBot(ExtBot):
     event loop during a burst (measured with `python -m bot.loadtest`); 20 at a time keep every
     stretch well under the 100 ms the loop may be blocked."""
 
-    async def get_updates(self, *args, **kwargs):
-        if not args[1:2]:
-            kwargs.setdefault("limit", UPDATES_PER_POLL)
-        return await super().get_updates(*args, **kwargs)
+    async def get_updates(self, offset=None, limit=None, *args, **kwargs):
+        return await super().get_updates(offset, UPDATES_PER_POLL if limit is None else limit, *args, **kwargs)
 
 
 def _builder(config: Config):

@@ -25,7 +25,7 @@ class Config:
     state_dir: Path = Path("state")
     rate_limit: int = 6  # photos per user ...
     rate_window_s: float = 60.0  # ... per this many seconds
-    max_pending: int = 64  # photos waiting for the model before we say "busy"
+    max_pending: int = 64  # photos being handled (download to answer) before we say "busy"
     admins: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod

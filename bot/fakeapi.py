@@ -95,12 +95,7 @@ class FakeBotAPI:
     def photo_sizes(self, content: bytes, width: int = 800, height: int = 600) -> list[dict]:
         """Telegram offers several sizes of each photo; here each points at the same bytes
         except the thumbnail, which is deliberately unreadable so picking it shows up."""
-        small = self.add_file(b"thumbnail-not-to-be-used")
-        big = self.add_file(content)
-        return [
-            {"file_id": small, "file_unique_id": small, "width": 90, "height": 68, "file_size": 24},
-            {"file_id": big, "file_unique_id": big, "width": width, "height": height, "file_size": len(content)},
-        ]
+        return self.photo_versions([(b"thumbnail-not-to-be-used", 90, 68), (content, width, height)])
 
     def photo_versions(self, versions: list[tuple[bytes, int, int]]) -> list[dict]:
         """PhotoSize entries for given (content, width, height) versions, smallest first, as

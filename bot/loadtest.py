@@ -71,14 +71,13 @@ async def burst(
     log_lines: list[str] = []
     reader = asyncio.create_task(_collect(bot.stdout, log_lines))
     try:
-        await fake.wait_sent(reply_to_ours, count=1, timeout=120)
-        first = [s for s in fake.sent if reply_to_ours(s)][0]
+        first = (await fake.wait_sent(reply_to_ours, count=1, timeout=120))[0]
         first_answer_s = first.at - started
         ready_s = fake.first_call["getUpdates"] - started
         burst_start = time.monotonic()
         for i in range(photos):
             await send_photo(i)
-        replies = await fake.wait_sent(reply_to_ours, count=photos + 1, timeout=max(180.0, photos * 0.6))
+        await fake.wait_sent(reply_to_ours, count=photos + 1, timeout=max(180.0, photos * 0.6))
         await asyncio.sleep(1.0)  # a second reply to any photo would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
         seconds = max(s.at for s in replies) - burst_start

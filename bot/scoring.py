@@ -19,7 +19,7 @@ Busy = Overloaded
 
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 64, tta: bool = True):
-        self.max_pending, self.tta = max_pending, tta
+        self.tta = tta
         self._admission = Admission(max_pending)
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
@@ -46,7 +46,7 @@ class Scorer:
         from PIL import Image
 
         self.classifier.warm_up()
-        self.selfies.score(Image.new("RGB", (64, 64)))
+        self.selfies.detector.detect(Image.new("RGB", (64, 64)))
 
     def admit(self):
         """One photo's place from download to answer; raises ``Busy`` when all are taken."""

@@ -57,7 +57,7 @@ class MicroBatcher:
         decode_workers: int = 2,
     ):
         self.classifier = classifier
-        self.max_batch, self.max_wait_s, self.max_pending = max_batch, max_wait_s, max_pending
+        self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self._decode = ThreadPoolExecutor(decode_workers, "decode", initializer=_yield_to_the_loop)
         # one model thread: the runtime uses every core itself
         self._model = ThreadPoolExecutor(1, "model", initializer=_yield_to_the_loop)

@@ -14,7 +14,6 @@ import io
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -173,10 +172,21 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.model, args.photo_dir, args.photos, args.concurrency, args.started)))
         return 0
-    results = {}
-    photo_dir = tempfile.mkdtemp(prefix="mirror-bench-")  # made once, before either side's clock starts
+    with tempfile.TemporaryDirectory(prefix="mirror-bench-") as photo_dir:
+        results = _run_sides(args, photo_dir)
+    if results is None:
+        return 1
+    print_table(results, matmul_gflops())
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def _run_sides(args, photo_dir: str) -> dict | None:
+    """Both sides on the same photos, made once before either side's clock starts."""
     for i, photo in enumerate(make_photos(max(args.photos, args.concurrency))):
         Path(photo_dir, f"{i:03d}.jpg").write_bytes(photo)
+    results = {}
     for side in ("baseline", "serving"):
         cmd = [
             sys.executable,
@@ -198,13 +208,9 @@ def main(argv=None) -> int:
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)
-            return 1
+            return None
         results[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    shutil.rmtree(photo_dir, ignore_errors=True)
-    print_table(results, matmul_gflops())
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 0
+    return results
 
 
 def cpu_name() -> str:
