@@ -70,7 +70,7 @@ class MicroBatcher:
         """Decode, queue, and await this photo's prediction. Raises ``UnreadableImage`` or ``Overloaded``."""
         async with self.slot():
             array = await self.off_loop(self.classifier.prepare, image)
-            return self.classifier.explain((await self.probabilities(array[None]))[0])
+            return self.classifier.explain((await self.outputs(array[None]))["pets"][0])
 
     def slot(self):
         """Counts one photo as pending for its whole journey; refuses beyond ``max_pending``."""
@@ -84,8 +84,9 @@ class MicroBatcher:
         """Run CPU-bound preparation (decoding, face finding) on the decode threads."""
         return await asyncio.get_running_loop().run_in_executor(self._decode, fn, *args)
 
-    async def probabilities(self, arrays: np.ndarray) -> np.ndarray:
-        """Queue prepared model inputs (N, size, size, 3); they may share batches with others."""
+    async def outputs(self, arrays: np.ndarray) -> dict[str, np.ndarray]:
+        """Queue prepared model inputs (N, size, size, 3); they may share batches with others.
+        Returns every head's probabilities (``Classifier.outputs``) for these N."""
         loop = asyncio.get_running_loop()
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -94,7 +95,8 @@ class MicroBatcher:
         futures = [loop.create_future() for _ in arrays]
         for array, future in zip(arrays, futures):
             self._queue.put_nowait((array, future))
-        return np.stack(await asyncio.gather(*futures))
+        rows = await asyncio.gather(*futures)
+        return {name: np.stack([row[name] for row in rows]) for name in rows[0]} if rows else {}
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -112,15 +114,15 @@ class MicroBatcher:
             batch = np.stack([array for array, _ in items])
             self.batches = (self.batches + [len(items)])[-1000:]
             try:
-                probs = await loop.run_in_executor(self._model, self.classifier.predict_proba_arrays, batch)
+                outputs = await loop.run_in_executor(self._model, self.classifier.outputs, batch)
             except Exception as exc:  # every waiter hears about it, none hangs
                 for _, future in items:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), row in zip(items, probs):
+            for i, (_, future) in enumerate(items):
                 if not future.done():
-                    future.set_result(row)
+                    future.set_result({name: value[i] for name, value in outputs.items()})
 
     async def aclose(self) -> None:
         if self._worker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,9 +34,22 @@ class ModelCard:
     model_file: str = MODEL_FILE
     format: int = FORMAT
     extra: dict = field(default_factory=dict)
+    # multi-head artifacts (training/heads.py): how the imagenet and people outputs are read, e.g.
+    # {"imagenet": {"dog": [[151, 268]], "cat": [[281, 285]]},
+    #  "people": {"center": c, "scale": s, ...}, "subject": {"face_score": 0.6, ...}}
+    heads: dict = field(default_factory=dict)
 
     def display(self, label: str) -> str:
         return self.display_names.get(label, label)
+
+    def people_probability(self, logits):
+        """P(dog-like) for a face from the people head's raw logit, centred and scaled so that the
+        faces it was calibrated on spread over the range around 50%."""
+        import numpy as np
+
+        people = self.heads.get("people", {})
+        z = (np.asarray(logits, np.float64) - people.get("center", 0.0)) / people.get("scale", 1.0)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -69,6 +83,9 @@ class ModelCard:
             raise ModelError(f"{path}: output must be 'logits' or 'probabilities'")
         if not card.temperature > 0:
             raise ModelError(f"{path}: temperature must be positive")
+        scale = card.heads.get("people", {}).get("scale", 1.0)
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ModelError(f"{path}: heads.people.scale must be a positive number")
         return card
 
 

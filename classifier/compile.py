@@ -8,14 +8,16 @@ within ``TOLERANCE`` in probability on every check image, or nothing is written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .card import ModelCard, ModelError
-from .model import softmax
+from .model import probabilities
 from .runtime import TFLITE_FILE, KerasRuntime, LiteRTRuntime
 
 TOLERANCE = 0.005  # 0.5 percentage points
@@ -36,14 +38,49 @@ def convert(keras_model) -> bytes:
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("converting to LiteRT needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
-    return tf.lite.TFLiteConverter.from_keras_model(keras_model).convert()
+    with _captured_output() as captured:
+        try:
+            return tf.lite.TFLiteConverter.from_keras_model(keras_model).convert()
+        except Exception as exc:
+            raise RuntimeError(f"LiteRT conversion failed: {exc}\n{captured()[-4000:]}") from None
+
+
+@contextlib.contextmanager
+def _captured_output():
+    """The converter prints a SavedModel listing (one ``TensorSpec`` line per variable, ~250 lines)
+    and retracing warnings straight to file descriptors 1 and 2; keep them out of the terminal and
+    show them only if the conversion fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+
+        def text() -> str:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sink.seek(0)
+            return sink.read().decode("utf-8", "replace")
+
+        try:
+            yield text
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def max_disagreement(keras_runtime, litert_runtime, card: ModelCard) -> float:
+    """The largest probability difference between the two runtimes, over every head."""
     x = check_images(card.input_size)
-    a = softmax(keras_runtime(x), card.temperature) if card.output == "logits" else keras_runtime(x)
-    b = softmax(litert_runtime(x), card.temperature) if card.output == "logits" else litert_runtime(x)
-    return float(np.abs(a - b).max())
+    a, b = probabilities(keras_runtime(x), card), probabilities(litert_runtime(x), card)
+    if set(a) != set(b):
+        raise ModelError(f"LiteRT has the outputs {sorted(b)}, Keras {sorted(a)}")
+    return max(float(np.abs(a[name] - b[name]).max()) for name in a)
 
 
 def compile_artifact(directory: Path, keras_model=None) -> float:

@@ -33,8 +33,10 @@ class Explainer:
             if isinstance(runtime, KerasRuntime)
             else KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
         )
+        # in a multi-head artifact the last 4-D output is the shared feature map before the heads
         conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
-        return keras.Model(model.inputs, [conv.output, model.outputs[0]])
+        logits = model.output["pets"] if isinstance(model.output, dict) else model.outputs[0]
+        return keras.Model(model.inputs, [conv.output, logits])
 
     def heatmap(self, image: Image.Image, toward: tuple[str, str] = ("dog", "cat")) -> np.ndarray:
         """A float map in [-1, 1] with ``image``'s height and width."""

@@ -33,6 +33,25 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def probabilities(raw: dict[str, np.ndarray], card: ModelCard) -> dict[str, np.ndarray]:
+    """Raw model outputs -> probabilities: ``pets`` (N, labels), temperature-scaled; ``imagenet``
+    (N, 1000); ``people`` (N,) P(dog-like face), calibrated by the card; ``human`` (N,) P(a
+    person's face)."""
+    out = {}
+    for name, value in raw.items():
+        if name == "pets":
+            out[name] = (
+                softmax(value, card.temperature) if card.output == "logits" else value / value.sum(-1, keepdims=True)
+            )
+        elif name == "imagenet":
+            out[name] = softmax(value)
+        elif name == "people":
+            out[name] = card.people_probability(value[:, 0])
+        elif name == "human":
+            out[name] = 1.0 / (1.0 + np.exp(-np.clip(value[:, 0], -50, 50)))
+    return out
+
+
 class Classifier:
     """Load once, then ``predict`` / ``predict_many`` / ``predict_proba`` from any thread."""
 
@@ -68,17 +87,23 @@ class Classifier:
         self.runtime.warm_up()
         return self
 
-    def predict_proba_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for a prepared uint8 batch (N, size, size, 3)."""
+    @property
+    def heads(self) -> set[str]:
+        """The model's outputs: ``pets`` always; ``imagenet`` and ``people`` in multi-head artifacts."""
+        return set(self.runtime.output_widths)
+
+    def outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Every head's answer for a prepared uint8 batch (N, size, size, 3), as probabilities (see
+        ``probabilities``)."""
         if len(batch) == 0:
-            return np.zeros((0, len(self.card.labels)))
+            return {name: np.zeros((0, w) if w > 1 else 0) for name, w in self.runtime.output_widths.items()}
         # bounded chunks: a whole test split at once would need gigabytes of activations
-        out = np.concatenate(
-            [self.runtime(batch[i : i + self.CHUNK].astype(np.float32)) for i in range(0, len(batch), self.CHUNK)]
-        )
-        if self.card.output == "logits":
-            return softmax(out, self.card.temperature)
-        return out / out.sum(axis=-1, keepdims=True)
+        parts = [self.runtime(batch[i : i + self.CHUNK].astype(np.float32)) for i in range(0, len(batch), self.CHUNK)]
+        return probabilities({name: np.concatenate([p[name] for p in parts]) for name in parts[0]}, self.card)
+
+    def predict_proba_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """Cat/dog probabilities for a prepared uint8 batch (N, size, size, 3)."""
+        return self.outputs(batch)["pets"]
 
     def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
         return self.predict_proba_arrays(np.stack([self.prepare(im) for im in images]) if images else np.zeros((0,)))
@@ -100,10 +125,9 @@ class Classifier:
 
 def _check_compatible(runtime, card: ModelCard, path) -> None:
     where = path or "model"
-    if runtime.output_width != len(card.labels):
-        raise ModelError(
-            f"{where}: the model has {runtime.output_width} outputs but the card lists {len(card.labels)} labels"
-        )
+    width = runtime.output_widths.get("pets")
+    if width != len(card.labels):
+        raise ModelError(f"{where}: the model has {width} outputs but the card lists {len(card.labels)} labels")
     shape = runtime.input_shape
     if shape[:2] not in ((card.input_size, card.input_size), (None, None)):
         raise ModelError(f"{where}: the model takes {shape} images but the card says {card.input_size}")
