@@ -1,6 +1,8 @@
-"""python -m classifier [--json] [--model DIR] IMAGE...
+"""python -m classifier [--json] [--faces] [--model DIR] IMAGE...
 
 One line per image; a bad file gets a one-line error and the rest still run (exit status 1).
+Plain: the whole image through the pet classifier. ``--faces``: exactly what the bot answers
+(person, pet or neither; one answer per person's face).
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m classifier", description="How much puppy, how much kitty?")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, GIF, WebP, ...)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--faces",
+        action="store_true",
+        help="answer as the bot does: subject person/pet/none, one answer per face (left to right)",
+    )
     p.add_argument("--model", metavar="DIR", help="model folder (default: the one named by models/DEFAULT)")
     args = p.parse_args(argv)
 
@@ -26,10 +33,17 @@ def main(argv=None) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.faces:
+        from .selfie import SelfieScorer
+
+        scorer = SelfieScorer(clf)
+        answer, describe = scorer.score, _describe
+    else:
+        answer, describe = clf.predict, lambda pred: pred.text
     failed = False
     for path in args.images:
         try:
-            pred = clf.predict(path)
+            result = answer(path)
         except UnreadableImage as exc:
             failed = True
             if args.json:
@@ -37,10 +51,21 @@ def main(argv=None) -> int:
             print(f"{path}: error: {exc}", file=sys.stderr, flush=True)
             continue
         if args.json:
-            print(json.dumps({"path": path, **pred.to_json()}), flush=True)
+            print(json.dumps({"path": path, **result.to_json()}), flush=True)
         else:
-            print(f"{path}: {pred.text}", flush=True)
+            print(f"{path}: {describe(result)}", flush=True)
     return 1 if failed else 0
+
+
+def _describe(result) -> str:
+    """The bot's answer in one line of English."""
+    if result.subject == "none":
+        return "no face or pet found"
+    if result.subject == "pet":
+        return "a pet: " + result.pet.text.replace("you are", "this one is", 1)
+    if len(result.faces) == 1:
+        return result.faces[0].prediction.text
+    return f"{len(result.faces)} faces, left to right: " + "; ".join(f.prediction.text for f in result.faces)
 
 
 if __name__ == "__main__":

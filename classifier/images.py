@@ -13,6 +13,19 @@ MAX_PIXELS = 50_000_000  # a phone photo is ~12 MP; far beyond this is a decompr
 ImageSource = bytes | bytearray | memoryview | str | Path | Image.Image
 
 
+def _register_heif() -> None:
+    """iPhones save HEIC; pillow-heif (libheif, maintained, BSD) teaches Pillow to open it. AVIF
+    is Pillow's own since 11.3. Without pillow-heif, HEIC is refused with the usual message."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener(thumbnails=False)
+
+
+_register_heif()
+
+
 class UnreadableImage(ValueError):
     """The input is not an image we can read; ``str(exc)`` is safe to show to a user."""
 
@@ -72,7 +85,7 @@ def _open(source) -> Image.Image:
             return Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
-            raise UnreadableImage("this is not an image we can read (try a JPEG or PNG photo)") from exc
+            raise UnreadableImage("this is not an image we can read (try a JPEG, PNG or HEIC photo)") from exc
         raise UnreadableImage("the image is too large; please send a smaller one") from exc
     except (OSError, ValueError) as exc:
         raise UnreadableImage("the image file is damaged or incomplete") from exc

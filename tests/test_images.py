@@ -39,6 +39,13 @@ def animated_gif() -> bytes:
     return buf.getvalue()
 
 
+def encoded(fmt: str, size=(48, 32), **kwargs) -> bytes:
+    """A real HEIC (pillow-heif's encoder) or AVIF (Pillow's own) file: what iPhones and Android send."""
+    buf = io.BytesIO()
+    half_image(size).save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
 GOOD = {
     "png_with_alpha": lambda: png_bytes(Image.new("RGBA", (30, 20), (255, 0, 0, 0))),
     "cmyk_jpeg": lambda: jpeg_bytes(Image.new("CMYK", (30, 20), (0, 255, 0, 0))),
@@ -48,6 +55,8 @@ GOOD = {
     "greyscale": lambda: jpeg_bytes(Image.new("L", (10, 10), 128)),
     "palette": lambda: png_bytes(Image.new("P", (10, 10), 3)),
     "exif_rotated": exif_rotated_jpeg,
+    "heic": lambda: encoded("HEIF", quality=90),
+    "avif": lambda: encoded("AVIF", quality=90),
 }
 BAD = {
     "empty": lambda: b"",
@@ -56,6 +65,7 @@ BAD = {
     "corrupt_png": lambda: png_bytes(Image.new("RGB", (50, 50)))[:40] + b"\x00" * 40,
     "bomb_header": bomb_png,
     "html": lambda: b"<!doctype html><html><body>hi</body></html>",
+    "truncated_heic": lambda: encoded("HEIF", (256, 256), quality=90)[:300],
 }
 
 
@@ -109,3 +119,11 @@ def test_paths_and_pil_images_are_accepted(tmp_path):
     assert load_image(Image.new("LA", (4, 4))).mode == "RGB"
     with pytest.raises(UnreadableImage):
         load_image(tmp_path / "missing.jpg")
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_heic_and_avif_keep_their_pixels(fmt):
+    """Not just opened: the left half stays light and the right half dark after decoding."""
+    image = np.asarray(load_image(encoded(fmt, (64, 32), quality=95)), int)
+    assert image.shape == (32, 64, 3)
+    assert image[:, :24].mean() > 200 and image[:, 40:].mean() < 50
