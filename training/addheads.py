@@ -1,0 +1,222 @@
+"""python -m training.addheads MODEL_DIR --faces DIR --lookalike DIR --pets DIR [--promote]
+
+Turn a trained pet classifier into the bot's multi-head artifact (``training/heads.py``): the same
+backbone and pet head, plus the ImageNet head, the human-face head and the people head, fitted and
+measured here (``training/people.py``, ``training/subjects.py``). Writes ``models/<version>/``
+with its card and a report that adds subject decisions and the answers on people. No backbone
+training: minutes on a CPU. ``python -m training --faces ... --lookalike ...`` runs the same step
+after training a backbone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def lookalike_set(root: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    """(paths, dog-like 1 / cat-like 0 / both -1, source) from ``dog/``, ``cat/``, ``both/``; the
+    source is the file-name prefix (``ghdtldus_...``)."""
+    from .subjects import images_in
+
+    paths, labels = [], []
+    for folder, label in (("dog", 1), ("cat", 0), ("both", -1)):
+        found = images_in(Path(root) / folder) if (Path(root) / folder).is_dir() else []
+        paths += found
+        labels += [label] * len(found)
+    if not paths:
+        raise FileNotFoundError(f"{root}: expected dog/ and cat/ folders of face photos")
+    return paths, np.asarray(labels), np.asarray([p.name.split("_")[0] for p in paths])
+
+
+def pet_split(pets_root: Path, card) -> tuple[list[Path], np.ndarray, list[Path], list[str]]:
+    """The training split (for fitting) and the held-out test split (for measuring), as the pet
+    model was trained: same dataset order, seed and fractions as its card records."""
+    from . import data as datasets
+
+    dataset = datasets.discover(pets_root)
+    split = card.training_data.get("split", {})
+    total = card.training_data.get("images") or len(dataset.paths)
+    splits = datasets.split(
+        dataset.labels,
+        split.get("val", 0.1 * total) / total,
+        split.get("test", 0.1 * total) / total,
+        split.get("seed", 1337),
+    )
+    train = [dataset.paths[i] for i in splits.train]
+    test = [dataset.paths[i] for i in splits.test]
+    return train, dataset.labels[splits.train], test, [dataset.class_names[i] for i in dataset.labels[splits.test]]
+
+
+def fit_heads(classifier_model, spec, size: int, faces: Path, lookalike: Path, pet_train: list[Path]):
+    """Fit the human and people heads on ``classifier_model``'s features. Returns (people head,
+    human head, calibration, what the fitting measured)."""
+    from .heads import build_serving_model
+    from .people import calibration, crop_features, fit_human, fit_people
+    from .subjects import images_in
+
+    feature_model = build_serving_model(classifier_model, spec, with_features=True)
+    t = time.perf_counter()
+    look_paths, dog_like, sources = lookalike_set(lookalike)
+    look = crop_features(feature_model, look_paths, size, largest_only=True)
+    face_paths = images_in(faces)
+    people_crops = crop_features(feature_model, face_paths, size, largest_only=False)
+    negatives = crop_features(feature_model, pet_train, size, largest_only=False)
+    print(
+        f"face crops: {len(look.owner)} lookalike, {len(people_crops.owner)} in {faces}, "
+        f"{len(negatives.owner)} boxes in {len(pet_train)} pet photos ({time.perf_counter() - t:.0f} s)"
+    )
+    labelled = dog_like[look.owner] >= 0
+    people, people_fit = fit_people(
+        look.features[labelled], dog_like[look.owner][labelled], sources[look.owner][labelled]
+    )
+    human, human_fit = fit_human(np.vstack([look.human_inputs, people_crops.human_inputs]), negatives.human_inputs)
+    cal = calibration(people.decision(people_crops.features))
+    fit = {
+        "people": {**people_fit, "faces": int(labelled.sum()), "found": float(len(look.owner) / len(look_paths))},
+        "human": human_fit,
+        "calibration": {**cal, "faces": int(len(people_crops.owner)), "source": str(faces)},
+        "seconds": time.perf_counter() - t,
+    }
+    return people, human, cal, fit
+
+
+def measure(artifact: Path, faces: Path, lookalike: Path, pet_test: list[Path], pet_labels: list[str]) -> dict:
+    from classifier import Classifier
+    from classifier.selfie import SelfieScorer
+
+    from .subjects import confusion, evaluate_lookalike, evaluate_none, evaluate_people, evaluate_pets, images_in
+
+    scorer = SelfieScorer(Classifier.load(artifact).warm_up())
+    t = time.perf_counter()
+    pets = evaluate_pets(scorer, pet_test, pet_labels)
+    none = evaluate_none(scorer)
+    people = evaluate_people(scorer, images_in(Path(faces) / "portraits"), images_in(Path(faces) / "groups"))
+    look_paths, dog_like, sources = lookalike_set(lookalike)
+    keep = dog_like >= 0
+    look = evaluate_lookalike(scorer, [p for p, k in zip(look_paths, keep) if k], dog_like[keep], sources[keep])
+    return {
+        "pets": pets,
+        "none": none,
+        "people": people,
+        "lookalike": look,
+        "confusion": confusion(pets, people, none),
+        "seconds": time.perf_counter() - t,
+    }
+
+
+def add_heads(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Path, version: str | None = None) -> Path:
+    import keras
+
+    from classifier import ModelCard
+
+    from .backbones import get_backbone
+    from .export import export
+    from .heads import build_serving_model
+    from .report import write_report
+
+    card = ModelCard.load(model_dir)
+    if card.heads:
+        raise ValueError(f"{model_dir} already has its heads; start from the pet classifier it was made from")
+    spec = get_backbone(card.backbone)
+    classifier_model = keras.saving.load_model(model_dir / card.model_file, compile=False)
+    pet_train, _, pet_test, pet_labels = pet_split(pets, card)
+    people, human, cal, fit = fit_heads(classifier_model, spec, card.input_size, faces, lookalike, pet_train[::4])
+    serving = build_serving_model(classifier_model, spec, people=people, human=human)
+
+    new = copy.deepcopy(card)
+    new.version = version or f"{card.version.split('-')[0]}-{dt.date.today():%Y%m%d}"
+    new.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    new.extra = {"made_from": card.version}
+    new.heads = {
+        "imagenet": {"dog": [[151, 268]], "cat": [[281, 285]]},
+        "people": {**cal, "meaning": people_meaning()},
+        "subject": subject_thresholds(),
+    }
+    artifact = export(serving, new, out)
+    print(f"measuring {artifact.name} as the bot answers ...")
+    evaluation = measure(artifact, faces, lookalike, pet_test, pet_labels)
+
+    report_path = model_dir / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    report.update({"version": new.version, "made_from": card.version, "heads": {"fit": fit, "evaluation": evaluation}})
+    write_report(artifact, report)
+    new.metrics["subjects"] = summary(evaluation, fit)
+    new.save(artifact)
+    return artifact
+
+
+def people_meaning() -> str:
+    return (
+        "For a person, the percentage is where the face falls among people's faces: 50% is the middle, "
+        "73% puppy means more dog-like than most faces. It is a game, fitted on faces that people labelled "
+        "dog-like or cat-like, not a measurement of anyone."
+    )
+
+
+def subject_thresholds() -> dict:
+    from classifier.subject import DEFAULTS
+
+    return dict(DEFAULTS)
+
+
+def summary(evaluation: dict, fit: dict) -> dict:
+    e = evaluation
+    return {
+        "pets_right": e["pets"]["right"],
+        "pets_as_pet": e["pets"]["as_pet"],
+        "none_as_none": e["none"]["as_none"],
+        "people_as_person": e["people"]["as_person"],
+        "faces_found": e["people"]["found"],
+        "people_puppy_median": e["people"]["puppy_median"],
+        "people_share_10_90": e["people"]["share_10_90"],
+        "people_steadiness_ratio": e["people"]["steadiness_ratio"],
+        "lookalike_auc_held_out_source": fit["people"]["auc_held_out_source"],
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.addheads", description=__doc__.split("\n\n")[0])
+    p.add_argument("model_dir", type=Path, help="a pet classifier artifact, e.g. models/lite2-20261124")
+    p.add_argument("--faces", type=Path, required=True, help="photos of people: portraits/ and groups/")
+    p.add_argument("--lookalike", type=Path, required=True, help="faces labelled dog-like / cat-like: dog/, cat/")
+    p.add_argument("--pets", type=Path, required=True, help="the pet dataset the classifier was trained on")
+    p.add_argument("--out", type=Path, default=Path("models"), help="default: %(default)s")
+    p.add_argument("--version", help="artifact folder name (default: <backbone>-<today>)")
+    p.add_argument("--promote", action="store_true", help="make it the default model")
+    args = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from classifier import ModelError
+
+    for folder in (args.model_dir, args.faces, args.lookalike, args.pets):
+        if not folder.is_dir():
+            print(f"error: not a folder: {folder}", file=sys.stderr)
+            return 2
+    try:
+        artifact = add_heads(args.model_dir, args.faces, args.lookalike, args.pets, args.out, args.version)
+    except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {artifact}; see {artifact / 'report.md'}")
+    if args.promote:
+        from classifier.card import set_default
+
+        set_default(args.out, artifact.name)
+        print(f"{artifact.name} is now the default model")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
