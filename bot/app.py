@@ -31,11 +31,10 @@ from classifier import Classifier
 
 from . import handlers
 from .config import Config
-from .leaderboard import Leaderboard
 from .loopwatch import LoopWatch
 from .ratelimit import RateLimiter
 from .scoring import Scorer
-from .store import ChatSettings
+from .store import open_store
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
@@ -47,8 +46,7 @@ class BotState:
     def __init__(self, config: Config, classifier: Classifier):
         self.config = config
         self.scorer = Scorer(classifier, config.max_pending)
-        self.leaderboard = Leaderboard(config.state_dir / "leaderboard.json")
-        self.settings = ChatSettings(config.state_dir / "settings.json")
+        self.store = open_store(config.state_dir)  # leaderboards, chat settings, users' past answers
         self._photo_refs: OrderedDict[str, str] = OrderedDict()  # short key -> Telegram file_id, never bytes
         self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s)
         self._reload_lock = asyncio.Lock()
@@ -174,6 +172,8 @@ def add_handlers(application: Application) -> None:
             CommandHandler("about", handlers.about),
             CommandHandler("privacy", handlers.privacy),
             CommandHandler("top", handlers.top),
+            CommandHandler("me", handlers.me),
+            CommandHandler("forgetme", handlers.forget_me),
             CommandHandler("mirror", handlers.mirror_command),
             CommandHandler("cards", handlers.cards_command),
             CommandHandler("reload", handlers.reload_command),
@@ -230,6 +230,7 @@ async def run(
         await application.stop()
         await watch.stop()
     await state.scorer.aclose()
+    state.store.close()
     log.info("stopped: %s; peak memory %.0f MiB", watch.summary(), peak_rss_mib())
 
 

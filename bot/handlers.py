@@ -12,10 +12,11 @@ from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import ContextTypes
 
 from classifier import UnreadableImage
+from classifier.subject import NONE, PERSON
 
 from .resultcard import render
 from .scoring import Busy
-from .texts import label_name, selfie_message, text
+from .texts import history_line, label_name, selfie_message, text
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
@@ -70,12 +71,33 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update.effective_message, text(lang(update), "privacy"))
 
 
+async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/me: the user's running answer over their past selfies."""
+    state, language = context.bot_data["state"], lang(update)
+    history = state.store.history(update.effective_user.id)
+    body = text(language, "me_empty") if history.empty else history_line(language, history, state.scorer.card)
+    await reply(update.effective_message, body if history.empty else body + "\n" + text(language, "me_forget"))
+
+
+async def forget_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/forgetme: erase every number kept about the user, everywhere, and say what went."""
+    state, language = context.bot_data["state"], lang(update)
+    gone = state.store.forget(update.effective_user.id)
+    if not gone.total:
+        await reply(update.effective_message, text(language, "forgot_nothing"))
+        return
+    await reply(
+        update.effective_message,
+        text(language, "forgot", answers=gone.answers, entries=gone.leaderboard_entries, settings=gone.settings),
+    )
+
+
 async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = context.bot_data["state"]
     language, chat_id = lang(update), update.effective_chat.id
     lines = []
     for label in state.scorer.card.labels:
-        ranked = state.leaderboard.top(chat_id, label)
+        ranked = state.store.top(chat_id, label)
         if ranked:
             lines.append(text(language, "top_most", name=label_name(language, label, state.scorer.card)))
             lines += [
@@ -173,7 +195,7 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     data = await fetch_photo(update, context, photo_message, answer_to)
     if data is None:
         return
-    cards = state.settings.cards(chat.id)
+    cards = state.store.cards(chat.id)
     action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
     await send(lambda: context.bot.send_chat_action(chat.id, action))
     try:
@@ -182,9 +204,18 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
         await reply(answer_to, text(language, "unreadable", reason=str(exc)))
         return
     del data  # the photo's bytes are not needed any more; only the decoded copy lives on, briefly
+    if result.subject == NONE:
+        await reply(answer_to, text(language, "none"))
+        return
     group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     card = state.scorer.card
-    caption = selfie_message(language, result, card, player.first_name if group and player else None)
+    history = None
+    if result.subject == PERSON and player:
+        if group:
+            state.store.record_score(chat.id, player.id, player.full_name, result.largest.prediction.probabilities)
+        if len(result.faces) == 1:  # a selfie: it joins the player's running answer
+            history = state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
+    caption = selfie_message(language, result, card, player.first_name if group and player else None, history)
     key = state.remember(pick_file(photo_message)[0])
     why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
     if cards:
@@ -192,9 +223,6 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
         await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
     else:
         await send(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
-    if group and player:
-        largest = max(result.faces, key=lambda f: f.box.w * f.box.h if f.box else 0)
-        state.leaderboard.record(chat.id, player.id, player.full_name, largest.prediction.probabilities)
 
 
 async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:
@@ -225,7 +253,7 @@ async def cards_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if choice not in ("on", "off"):
         await reply(update.effective_message, text(language, "cards_usage"))
         return
-    state.settings.set_cards(update.effective_chat.id, choice == "on")
+    state.store.set_cards(update.effective_chat.id, choice == "on")
     await reply(update.effective_message, text(language, "cards_" + choice))
 
 

@@ -1,4 +1,5 @@
-"""The result card: the photo, downscaled, each face boxed and labelled "73% puppy".
+"""The result card: the photo, downscaled, each person's face boxed and labelled "73% puppy", or
+a pet photo labelled "this one: 99% kitty".
 
 Drawn with Pillow and its bundled open font (Aileron, via ``ImageFont.load_default(size)``), so
 nothing is fetched or installed for it. Card text stays ASCII because that font has no Hangul
@@ -54,11 +55,11 @@ def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
                 text = f"{number}: {text}"
             draw.rounded_rectangle((x0, y0, x1, y1), radius=line * 3, outline=colour, width=line)
             _tag(draw, text, font, colour, (x0, y0), canvas.size, above=True)
-    else:
-        text, colour = label_text(result.faces[0].prediction, card)
+    elif result.pet is not None:
+        text, colour = label_text(result.pet, card)
         _tag(
             draw,
-            f"whole photo: {text}",
+            f"this one: {text}",
             font,
             colour,
             (canvas.width / 2, canvas.height),

@@ -1,5 +1,5 @@
-"""The bot's view of the classifier: faces found, crops scored in shared micro-batches, the
-event loop never blocked, and a busy limit.
+"""The bot's view of the classifier: person, pet or neither, faces scored in shared
+micro-batches, the event loop never blocked, and a busy limit.
 
 ``admit()`` is held from before a photo is downloaded until its answer is sent, so at most
 ``max_pending`` photos (and their result cards) are in memory however many arrive at once;
@@ -18,8 +18,7 @@ Busy = Overloaded
 
 
 class Scorer:
-    def __init__(self, classifier: Classifier, max_pending: int = 64, tta: bool = True):
-        self.tta = tta
+    def __init__(self, classifier: Classifier, max_pending: int = 64):
         self._admission = Admission(max_pending)
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
@@ -31,7 +30,7 @@ class Scorer:
         old = getattr(self, "_batcher", None)
         detector = self.selfies.detector if old else None
         self.classifier = classifier
-        self.selfies = SelfieScorer(classifier, detector, tta=self.tta)
+        self.selfies = SelfieScorer(classifier, detector)
         self._batcher = MicroBatcher(classifier)  # admission is counted here, in admit()
         self._explainer = None
         if old:
@@ -42,7 +41,7 @@ class Scorer:
         return self.classifier.card
 
     def warm_up(self) -> None:
-        """First-call costs (model interpreters, the face cascade) paid before the bot is ready."""
+        """First-call costs (model interpreters, the face finder) paid before the bot is ready."""
         from PIL import Image
 
         self.classifier.warm_up()
@@ -53,10 +52,17 @@ class Scorer:
         return self._admission.slot()
 
     async def score(self, image: bytes) -> SelfieResult:
-        """Call inside ``admit()``."""
+        """Person, pet or neither, and the answer. Call inside ``admit()``. A selfie takes one
+        model run (its face); only a photo without a person's face runs the whole photo too."""
         batcher, selfies = self._batcher, self.selfies
-        photo, boxes, arrays = await batcher.off_loop(selfies.prepare, image)
-        return selfies.finish(photo, boxes, await batcher.probabilities(arrays))
+        prepared = await batcher.off_loop(selfies.prepare, image)
+        result = None
+        if prepared.found:
+            result = selfies.read_faces(prepared, await batcher.outputs(prepared.arrays))
+        if result is None:
+            arrays = await batcher.off_loop(selfies.photo_arrays, prepared.image)
+            result = selfies.read_photo(prepared, await batcher.outputs(arrays))
+        return result
 
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""

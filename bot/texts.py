@@ -10,11 +10,25 @@ TEXTS = {
         "start": "Mirror, mirror... send me a selfie and I'll tell you how much puppy 🐶 "
         "and how much kitty 🐱 you are!\n\n"
         "In a group, send a photo with /mirror in the caption, reply /mirror to a photo, or mention me.",
-        "help": "Send a photo (or an image file). I answer with how much puppy and how much kitty it looks.\n"
-        "/top - this chat's leaderboard\n/about - the model behind me\n/privacy - what I keep",
-        "about": "Model {version} ({backbone}), test accuracy {accuracy} on dogs vs cats photos.",
+        "help": "Send a selfie (or a photo of your pet). I answer with how much puppy and how much kitty it looks.\n"
+        "/me - your answer over all your selfies\n/top - this chat's leaderboard\n/about - the model behind me\n"
+        "/privacy - what I keep\n/forgetme - erase everything I keep about you",
+        "about": "Model {version} ({backbone}), test accuracy {accuracy} on dogs vs cats photos.\n\n"
+        "For a pet, the percentage is how sure the model is that it's a dog or a cat. "
+        "For a person, it says where your face falls among people's faces: 50% is the middle, "
+        "73% puppy means more dog-like than most. It's a game, not a measurement of anyone.",
         "privacy": "I look at your photo in memory, answer, and forget it. I never store or log photos. "
-        "In groups I keep only each player's best score and display name for /top.",
+        "I keep numbers only: your past answers (for /me) and, in groups, each player's best score and "
+        "display name (for /top), and this chat's settings. /forgetme erases all of it.",
+        "pet": "this one is {percent}% {name} {emoji}",
+        "pet_named": "{name}, this one is {percent}% {label} {emoji}",
+        "none": "I can't find a face or a pet here. Send a selfie? 🤳",
+        "history": "📈 you, over {n} selfies: {parts}",
+        "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
+        "me_forget": "/forgetme erases them.",
+        "forgot": "Done: I erased everything I kept about you ({answers} answers, {entries} leaderboard entries, "
+        "{settings} settings).",
+        "forgot_nothing": "I had nothing kept about you; there is nothing to erase.",
         "hint": "Send me a photo and I'll tell you how puppy or kitty you are 📸",
         "group_hint": "Reply /mirror to a photo, or send a photo with /mirror in the caption.",
         "not_image": "I can only read photos. Please send a picture (JPEG or PNG) 📸",
@@ -34,7 +48,6 @@ TEXTS = {
         "pos_right": "on the right",
         "pos_middle": "in the middle",
         "pos_nth": "number {number} from the left",
-        "no_face": "(I found no face, so I looked at the whole photo)",
         "why_button": "why? 🔍",
         "why_caption": "Orange: looked {plus}. Blue: looked {minus}.",
         "why_expired": "I no longer have that photo's address; send it again and tap why? on the new answer.",
@@ -49,11 +62,24 @@ TEXTS = {
         "result_named": "{name}님은 {parts}",
         "start": "거울아, 거울아... 셀카를 보내 주시면 얼마나 강아지 🐶 같고 얼마나 고양이 🐱 같은지 알려 드릴게요!\n\n"
         "그룹에서는 사진 설명에 /mirror 를 쓰거나, 사진에 /mirror 로 답장하거나, 저를 멘션하세요.",
-        "help": "사진(또는 이미지 파일)을 보내 주세요. 강아지상인지 고양이상인지 알려 드려요.\n"
-        "/top - 이 채팅방 순위\n/about - 모델 정보\n/privacy - 개인정보",
-        "about": "모델 {version} ({backbone}), 개·고양이 사진 테스트 정확도 {accuracy}.",
+        "help": "셀카(또는 반려동물 사진)를 보내 주세요. 강아지상인지 고양이상인지 알려 드려요.\n"
+        "/me - 지금까지의 내 결과\n/top - 이 채팅방 순위\n/about - 모델 정보\n/privacy - 개인정보\n"
+        "/forgetme - 저장된 내 정보 모두 지우기",
+        "about": "모델 {version} ({backbone}), 개·고양이 사진 테스트 정확도 {accuracy}.\n\n"
+        "반려동물은 모델이 개인지 고양이인지 얼마나 확신하는지를 나타내요. "
+        "사람은 여러 사람의 얼굴 가운데 어디쯤인지를 나타내요: 50%가 가운데이고, "
+        "강아지 73%는 대부분보다 강아지상이라는 뜻이에요. 재미로 하는 게임이지, 사람을 재는 것이 아니에요.",
         "privacy": "사진은 메모리에서만 보고 바로 잊어요. 사진을 저장하거나 기록하지 않아요. "
-        "그룹에서는 /top 을 위해 참가자의 최고 점수와 이름만 저장해요.",
+        "숫자만 저장해요: 지난 결과(/me), 그룹에서는 참가자의 최고 점수와 이름(/top), 이 채팅방 설정. "
+        "/forgetme 로 모두 지울 수 있어요.",
+        "pet": "이 친구는 {percent}% {name} {emoji}",
+        "pet_named": "{name}님, 이 친구는 {percent}% {label} {emoji}",
+        "none": "얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
+        "history": "📈 지금까지 셀카 {n}장: {parts}",
+        "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
+        "me_forget": "/forgetme 로 지울 수 있어요.",
+        "forgot": "저장된 정보를 모두 지웠어요 (결과 {answers}개, 순위 {entries}개, 설정 {settings}개).",
+        "forgot_nothing": "저장된 정보가 없어서 지울 것이 없어요.",
         "hint": "사진을 보내 주시면 강아지상인지 고양이상인지 알려 드릴게요 📸",
         "group_hint": "사진에 /mirror 로 답장하거나, 사진 설명에 /mirror 를 써 주세요.",
         "not_image": "사진만 읽을 수 있어요. 사진(JPEG 또는 PNG)을 보내 주세요 📸",
@@ -73,7 +99,6 @@ TEXTS = {
         "pos_right": "오른쪽이에요",
         "pos_middle": "가운데예요",
         "pos_nth": "왼쪽에서 {number}번째예요",
-        "no_face": "(얼굴을 찾지 못해서 사진 전체를 봤어요)",
         "why_button": "왜? 🔍",
         "why_caption": "주황색: {plus} 같은 부분. 파란색: {minus} 같은 부분.",
         "why_expired": "그 사진은 더 이상 볼 수 없어요. 다시 보내 주시고 새 답의 왜? 를 눌러 주세요.",
@@ -136,12 +161,42 @@ def result_message(lang: str, prediction, card, name: str | None = None) -> str:
     return f"{head}\n{bars}"
 
 
-def selfie_message(lang: str, result, card, name: str | None = None) -> str:
-    """One face (or none): the classic answer. Several: a line per face and who is most puppy."""
+def history_line(lang: str, history, card) -> str:
+    """ "📈 you, over 4 selfies: 71% puppy, 29% kitty"."""
+    from classifier.wording import whole_percentages
+
+    labels = list(history.mean)
+    percents = dict(zip(labels, whole_percentages([history.mean[l] for l in labels])))
+    order = sorted(labels, key=lambda l: -percents[l])
+    parts = ", ".join(f"{percents[l]}% {label_name(lang, l, card)}" for l in order)
+    return text(lang, "history", n=history.count, parts=parts)
+
+
+def pet_message(lang: str, prediction, card, name: str | None = None) -> str:
+    """ "this one is 99% kitty 🐱" plus one bar per label."""
+    _, percents, order = parts_of(lang, prediction, card)
+    top = order[0]
+    emoji = EMOJI.get(top, card.emoji.get(top, ""))
+    label = label_name(lang, top, card)
+    if name:
+        head = text(lang, "pet_named", name=name, percent=percents[top], label=label, emoji=emoji)
+    else:
+        head = text(lang, "pet", percent=percents[top], name=label, emoji=emoji)
+    bars = "\n".join(f"{EMOJI.get(l, card.emoji.get(l, '•'))} {bar(percents[l])} {percents[l]}%" for l in order)
+    return f"{head.rstrip()}\n{bars}"
+
+
+def selfie_message(lang: str, result, card, name: str | None = None, history=None) -> str:
+    """A pet: its answer. One face: the classic answer (and the running one over the user's
+    selfies). Several: a line per face and who is most puppy."""
+    if result.subject == "pet":
+        return pet_message(lang, result.pet, card, name)
     faces = result.faces
     if len(faces) == 1:
         body = result_message(lang, faces[0].prediction, card, name)
-        return body if result.faces_found else f"{body}\n{text(lang, 'no_face')}"
+        if history is not None and history.count >= 2:
+            body += "\n" + history_line(lang, history, card)
+        return body
     lines = [text(lang, "faces_header", n=len(faces))]
     lines += [
         text(lang, "face_line", number=i + 1, parts=parts_of(lang, f.prediction, card)[0]) for i, f in enumerate(faces)

@@ -36,6 +36,15 @@ def private(uid: int) -> dict:
 
 
 def photo_bytes(seed: int = 0) -> bytes:
+    """A selfie: a real face (scikit-image's astronaut), with a little noise so each seed differs."""
+    import skimage.data
+
+    rng = np.random.default_rng(seed)
+    face = skimage.data.astronaut()[0:300, 60:360].astype(np.int16) + rng.integers(-4, 5, (300, 300, 3))
+    return jpeg_bytes(Image.fromarray(np.clip(face, 0, 255).astype(np.uint8)).resize((200, 200)))
+
+
+def noise_bytes(seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     return jpeg_bytes(Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)))
 
@@ -103,7 +112,6 @@ async def test_private_photo_gets_a_reply_with_percentages(fake, bot):
     assert text.startswith("you are ") and "% puppy" in text and "% kitty" in text
     percents = [int(w.rstrip("%")) for w in text.splitlines()[0].replace(",", "").split() if w.endswith("%")]
     assert sum(percents) == 100 and ("█" in text or "░" in text)
-    assert "no face" in text  # random noise has no face: the whole photo was scored, and we say so
     assert answer.params["reply_parameters"]["message_id"] == message["message_id"]
     assert answer.method == "sendPhoto" and Image.open(io.BytesIO(answer.params["photo"])).size[0] >= 360
     assert why_data(answer).startswith("why:")
@@ -111,7 +119,7 @@ async def test_private_photo_gets_a_reply_with_percentages(fake, bot):
 
 
 async def test_image_document_is_scored(fake, bot):
-    file_id = fake.add_file(png_bytes(Image.new("RGBA", (50, 40), (9, 9, 9, 128))))
+    file_id = fake.add_file(png_bytes(Image.open(io.BytesIO(photo_bytes())).convert("RGBA")))
     doc = {
         "file_id": file_id,
         "file_unique_id": file_id,
@@ -122,6 +130,85 @@ async def test_image_document_is_scored(fake, bot):
     await fake.push(fake.message(private(2), user(2), document=doc))
     (answer,) = await reply_in(fake, 2)
     assert body(answer).startswith("you are ")
+
+
+async def test_iphone_heic_file_is_scored(fake, bot):
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo_bytes())).save(buf, "HEIF", quality=90)
+    file_id = fake.add_file(buf.getvalue())
+    doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": "IMG_0001.HEIC", "mime_type": "image/heic"}
+    await fake.push(fake.message(private(8), user(8), document=doc))
+    (answer,) = await reply_in(fake, 8)
+    assert body(answer).startswith("you are ")
+
+
+async def test_running_answer_me_and_forgetme(fake, bot):
+    """Each selfie joins the user's running answer; /me shows it; /forgetme erases everything kept
+    about the user (answers, leaderboard entries, settings) and says so."""
+    uid, cid = 90, GROUP["id"]
+
+    def cmd(chat, t):
+        return fake.message(chat, user(uid), text=t, entities=[{"type": "bot_command", "offset": 0, "length": len(t)}])
+
+    await fake.push(cmd(private(uid), "/me"))
+    assert "no answers for you yet" in body((await reply_in(fake, uid))[0])
+    for i in range(3):
+        await send_photo(fake, private(uid), user(uid), photo_bytes(i))
+        await reply_in(fake, uid, 2 + i)
+    replies = fake.replies_to(uid)
+    assert "over" not in body(replies[1])  # one selfie: nothing to average yet
+    assert "📈 you, over 2 selfies: " in body(replies[2]) and "📈 you, over 3 selfies: " in body(replies[3])
+    caption = {"caption": "/mirror", "caption_entities": [{"type": "bot_command", "offset": 0, "length": 7}]}
+    await send_photo(fake, GROUP, user(uid), photo_bytes(9), **caption)
+    await reply_in(fake, cid)
+    await fake.push(
+        fake.message(
+            private(uid), user(uid), text="/cards off", entities=[{"type": "bot_command", "offset": 0, "length": 6}]
+        )
+    )
+    await reply_in(fake, uid, 5)
+    await fake.push(cmd(private(uid), "/me"))
+    me = body((await reply_in(fake, uid, 6))[5])
+    assert "you, over 4 selfies: " in me and "/forgetme" in me
+    await fake.push(cmd(private(uid), "/forgetme"))
+    gone = body((await reply_in(fake, uid, 7))[6])
+    assert "erased everything" in gone and "(4 answers, 1 leaderboard entries, 1 settings)" in gone
+    await fake.push(cmd(private(uid), "/me"))
+    assert "no answers for you yet" in body((await reply_in(fake, uid, 8))[7])
+    await fake.push(cmd(GROUP, "/top"))
+    assert "No scores" in body((await reply_in(fake, cid, 2))[1])
+    await fake.push(cmd(private(uid), "/forgetme"))
+    assert "nothing to erase" in body((await reply_in(fake, uid, 9))[8])
+
+
+@pytest.fixture(scope="module")
+def shipped_classifier():
+    return Classifier.load()
+
+
+@pytest.mark.parametrize(
+    "name,lang,expected",
+    [
+        ("chelsea", "en", "this one is 9"),  # a real cat: 9x% kitty
+        ("chelsea", "ko", "이 친구는 9"),
+        ("coffee", "en", "I can't find a face or a pet here"),
+        ("coffee", "ko", "얼굴도 반려동물도 찾지 못했어요"),
+        ("astronaut", "en", "you are "),
+    ],
+)
+async def test_the_answer_belongs_to_its_subject(fake, shipped_classifier, tmp_path, name, lang, expected):
+    import skimage.data
+
+    async with Harness(fake, shipped_classifier, tmp_path):
+        await send_photo(
+            fake, private(95), user(95, lang=lang), jpeg_bytes(Image.fromarray(getattr(skimage.data, name)()))
+        )
+        (answer,) = await reply_in(fake, 95)
+    assert body(answer).startswith(expected), body(answer)
+    if name == "chelsea":
+        assert ("kitty 🐱" in body(answer) or "고양이 🐱" in body(answer)) and answer.method == "sendPhoto"
+    if name == "coffee":  # no score, no card, no leaderboard or history entry
+        assert answer.method == "sendMessage" and "%" not in body(answer)
 
 
 async def test_korean_user_gets_korean(fake, bot):
@@ -191,7 +278,15 @@ async def test_everything_gets_an_answer(fake, bot, kind):
 
 
 @pytest.mark.parametrize(
-    "command,expected", [("/start", "selfie"), ("/help", "/top"), ("/about", "tiny-1"), ("/privacy", "never store")]
+    "command,expected",
+    [
+        ("/start", "selfie"),
+        ("/help", "/forgetme"),
+        ("/about", "tiny-1"),
+        ("/about", "where your face falls among people's faces"),
+        ("/privacy", "never store"),
+        ("/privacy", "/forgetme erases all of it"),
+    ],
 )
 async def test_commands(fake, bot, command, expected):
     entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]

@@ -88,10 +88,11 @@ def wait_for(predicate, timeout=60):
 
 
 def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
+    import skimage.data
     from selenium.webdriver.common.by import By
 
     photo = tmp_path / "selfie.jpg"
-    photo.write_bytes(jpeg_bytes(Image.effect_noise((320, 240), 60).convert("RGB")))
+    photo.write_bytes(jpeg_bytes(Image.fromarray(skimage.data.astronaut())))
     browser.get(playground)
     browser.find_element(By.ID, "photo").send_keys(str(photo))
     answer = wait_for(lambda: [t for t in bot_texts(browser) if "you are" in t])
@@ -108,11 +109,12 @@ def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
 
 
 def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
+    import skimage.data
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     photo = tmp_path / "bob.png"
-    Image.effect_noise((200, 200), 30).convert("RGB").save(photo)
+    Image.fromarray(skimage.data.astronaut()).resize((256, 256)).save(photo)
     browser.get(playground)
     browser.find_element(By.ID, "tab-group").click()
     Select(browser.find_element(By.ID, "member")).select_by_visible_text("Bob")
@@ -123,3 +125,15 @@ def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
     text_box.send_keys("/top\n")
     board = wait_for(lambda: [t for t in bot_texts(browser) if "Leaderboard" in t])
     assert "Bob" in board[0]
+
+
+def test_a_photo_without_face_or_pet_gets_a_friendly_answer(playground, browser, tmp_path):
+    import skimage.data
+    from selenium.webdriver.common.by import By
+
+    photo = tmp_path / "cup.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(skimage.data.coffee())))
+    browser.get(playground)
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    answer = wait_for(lambda: [t for t in bot_texts(browser) if "can't find a face or a pet" in t])
+    assert "%" not in answer[0]

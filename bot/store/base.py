@@ -1,0 +1,61 @@
+"""The one interface every backend implements; handlers never know which one runs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class History:
+    """A user's past answers on their own face: how many, and the running share of each label."""
+
+    count: int
+    mean: dict[str, float]  # label -> mean probability over the answers
+
+    @property
+    def empty(self) -> bool:
+        return self.count == 0
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    answers: int
+    leaderboard_entries: int
+    settings: int
+
+    @property
+    def total(self) -> int:
+        return self.answers + self.leaderboard_entries + self.settings
+
+
+class Store(ABC):
+    # -- the game: each player's best score per label, per chat -----------------------------------
+    @abstractmethod
+    def record_score(self, chat_id: int, user_id: int, name: str, probabilities: dict[str, float]) -> None: ...
+
+    @abstractmethod
+    def top(self, chat_id: int, label: str, n: int = 3) -> list[tuple[str, float]]: ...
+
+    # -- per-chat settings ------------------------------------------------------------------------
+    @abstractmethod
+    def cards(self, chat_id: int) -> bool:
+        """Answer with a picture card (default) or text only."""
+
+    @abstractmethod
+    def set_cards(self, chat_id: int, on: bool) -> None: ...
+
+    # -- each user's answers over time --------------------------------------------------------------
+    @abstractmethod
+    def add_answer(self, user_id: int, probabilities: dict[str, float]) -> History:
+        """Keep one answer (numbers only) and return the user's history including it."""
+
+    @abstractmethod
+    def history(self, user_id: int) -> History: ...
+
+    @abstractmethod
+    def forget(self, user_id: int) -> Forgotten:
+        """Erase everything kept about a user: answers, leaderboard entries, their private chat's settings."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        pass
