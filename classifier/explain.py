@@ -33,13 +33,23 @@ class Explainer:
             if isinstance(runtime, KerasRuntime)
             else KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
         )
-        # in a multi-head artifact the last 4-D output is the shared feature map before the heads
-        conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
-        logits = model.output["pets"] if isinstance(model.output, dict) else model.outputs[0]
-        return keras.Model(model.inputs, [conv.output, logits])
+        if isinstance(model.output, dict):  # a multi-head artifact (training/heads.py)
+            shared, top = model.get_layer("shared_bottom"), model.get_layer("tuned_top")
+            pets, people = model.get_layer("logits"), model.get_layer("people")
 
-    def heatmap(self, image: Image.Image, toward: tuple[str, str] = ("dog", "cat")) -> np.ndarray:
-        """A float map in [-1, 1] with ``image``'s height and width."""
+            def heads(x, training=False):
+                features = shared(x, training=training)
+                pooled = top(features, training=training)
+                return features, pets(pooled), people(pooled)
+
+            return heads
+        conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
+        single = keras.Model(model.inputs, [conv.output, model.outputs[0]])
+        return lambda x, training=False: (*single(x, training=training), None)
+
+    def heatmap(self, image: Image.Image, toward: tuple[str, str] = ("dog", "cat"), person: bool = False) -> np.ndarray:
+        """A float map in [-1, 1] with ``image``'s height and width. ``person``: explain the
+        people head (dog-like vs cat-like face), which is what answers for a person."""
         import tensorflow as tf
 
         labels = self.classifier.card.labels
@@ -49,8 +59,8 @@ class Explainer:
             if self._graph is None:
                 self._graph = self._build()
             with tf.GradientTape() as tape:
-                features, logits = self._graph(x, training=False)
-                target = logits[:, plus] - logits[:, minus]
+                features, logits, people = self._graph(x, training=False)
+                target = people[:, 0] if person and people is not None else logits[:, plus] - logits[:, minus]
             grads = tape.gradient(target, features)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         cam = tf.reduce_sum(weights * features, axis=-1)[0].numpy()
@@ -73,7 +83,8 @@ class Explainer:
                 weight += 1
                 continue
             x0, y0, side = face_square(image.size, box)
-            heat[y0 : y0 + side, x0 : x0 + side] += self.heatmap(image.crop((x0, y0, x0 + side, y0 + side)))
+            crop = image.crop((x0, y0, x0 + side, y0 + side))
+            heat[y0 : y0 + side, x0 : x0 + side] += self.heatmap(crop, person=True)
             weight[y0 : y0 + side, x0 : x0 + side] += 1
         heat = np.where(weight > 0, heat / np.maximum(weight, 1), 0)
         return blend(image, heat)

@@ -91,3 +91,68 @@ def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
         assert side["p50_ms"] > 0 and side["throughput"] > 0 and side["first_answer_s"] > 0
     ratio = f"{base['p50_ms'] / serve['p50_ms']:.1f}x"
     assert ratio in out.stdout.split("| single photo p50 (ms) |")[1].splitlines()[0]
+
+
+@pytest.fixture(scope="module")
+def sample_photos(tmp_path_factory):
+    skimage_data = pytest.importorskip("skimage.data")
+    d = tmp_path_factory.mktemp("samples")
+    group = Image.new("RGB", (1024, 512))
+    face = Image.fromarray(skimage_data.astronaut())
+    group.paste(face, (0, 0)), group.paste(face.resize((384, 384)), (600, 64))
+    for name, image in {
+        "person.jpg": face,
+        "cat.jpg": Image.fromarray(skimage_data.chelsea()),
+        "cup.jpg": Image.fromarray(skimage_data.coffee()),
+        "two.jpg": group,
+    }.items():
+        (d / name).write_bytes(jpeg_bytes(image))
+    (d / "notes.txt").write_text("not a photo")
+    return d
+
+
+def test_faces_json_is_what_the_bot_answers(sample_photos):
+    """--faces with the shipped model: person / pet / none, faces left to right, the largest face
+    as the headline; a bad file still gets its {"path", "error"} line."""
+    names = ["person.jpg", "cat.jpg", "cup.jpg", "two.jpg", "notes.txt"]
+    result = run_cli("--json", "--faces", *(sample_photos / n for n in names))
+    assert result.returncode == 1, result.stderr[-2000:]
+    person, cat, cup, two, bad = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert person["subject"] == "person" and len(person["faces"]) == 1
+    assert person["probabilities"] == person["faces"][0]["probabilities"] and person["label"] in ("cat", "dog")
+    assert cat["subject"] == "pet" and cat["label"] == "cat" and cat["faces"] == []
+    assert cup == {
+        "path": str(sample_photos / "cup.jpg"),
+        "subject": "none",
+        "label": None,
+        "probabilities": None,
+        "faces": [],
+    }
+    boxes = [f["box"] for f in two["faces"]]
+    assert two["subject"] == "person" and len(boxes) == 2 and boxes[0][0] < boxes[1][0]  # left to right
+    assert two["probabilities"] == two["faces"][0]["probabilities"]  # the larger face, on the left
+    assert set(bad) == {"path", "error"}
+
+
+def test_faces_text_output(sample_photos):
+    result = run_cli("--faces", sample_photos / "cat.jpg", sample_photos / "cup.jpg")
+    cat, cup = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and "a pet: this one is" in cat and "% kitty" in cat
+    assert cup.endswith(": no face or pet found")
+
+
+def test_selfie_bench_prints_old_and_new_side_by_side(tiny_model_dir):
+    out = subprocess.run(
+        [sys.executable, "-m", "classifier.selfiebench", "--old-model", tiny_model_dir, "--model", tiny_model_dir]
+        + ["--photos", "3"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
+    assert {"wall p50 (ms)", "wall p95 (ms)", "CPU per photo (ms)", "a face found"} <= set(rows)
+    old, new, ratio = (cell.strip() for cell in rows["CPU per photo (ms)"].split("|")[2:5])
+    assert float(old) > 0 and float(new) > 0 and abs(float(ratio[:-1]) - float(old) / float(new)) < 0.15
+    assert rows["a face found"].split("|")[3].strip() == "100%"  # YuNet finds the astronaut in every selfie

@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def playground(tiny_model_dir):
+def playground():
+    """The main job exactly as the README starts it: the shipped model, no token."""
     port = free_port()
-    env = {**os.environ, "MODEL_DIR": str(tiny_model_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)  # no token is needed
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in ("TELEGRAM_BOT_TOKEN", "MODEL_DIR", "MODELS_ROOT"):
+        env.pop(name, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "--playground", "--port", str(port)],
         cwd=ROOT,

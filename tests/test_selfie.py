@@ -184,3 +184,14 @@ def test_heat_map_has_the_photo_shape_and_is_not_constant(tiny_classifier, astro
     overlay = explainer.overlay(astronaut, result)
     assert overlay.size == astronaut.size
     assert np.abs(np.asarray(overlay, int) - np.asarray(astronaut, int)).sum() > 0
+
+
+def test_why_explains_the_head_that_answered(shipped, astronaut):
+    """For a person the heat map follows the people head (what answered), not the pet classifier."""
+    explainer = Explainer(shipped.classifier)
+    face = astronaut.crop((120, 0, 370, 250))
+    person, pet = explainer.heatmap(face, person=True), explainer.heatmap(face)
+    assert person.shape == pet.shape == (250, 250) and person.std() > 0.01 and pet.std() > 0.01
+    assert np.abs(person - pet).mean() > 0.05
+    result = shipped.score(astronaut)
+    assert explainer.overlay(result.image, result).size == astronaut.size

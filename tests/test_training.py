@@ -147,6 +147,8 @@ def args_for(data, out, **kw):
         version=None,
         promote=True,
         progress=False,
+        faces=None,
+        lookalike=None,
     )
     return Namespace(**{**base, **kw})
 
@@ -196,3 +198,53 @@ def test_cli_bad_data_dir_is_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(
         "error: dataset directory not found"
     )
+
+
+@pytest.fixture(scope="module")
+def people_dirs(tmp_path_factory):
+    """Faces made from scikit-image's astronaut: ``faces/`` (portraits, a group) and ``lookalike/``
+    (dog/ and cat/, told apart only by a colour cast: enough to fit and measure the heads)."""
+    skimage_data = pytest.importorskip("skimage.data")
+    root = tmp_path_factory.mktemp("people")
+    face = Image.fromarray(skimage_data.astronaut())
+    rng = np.random.default_rng(0)
+    for sub in ("faces/portraits", "faces/groups", "lookalike/dog", "lookalike/cat"):
+        (root / sub).mkdir(parents=True)
+    for i in range(3):
+        face.rotate(float(rng.uniform(-10, 10))).save(root / "faces/portraits" / f"p{i}.jpg")
+    group = Image.new("RGB", (1024, 512))
+    group.paste(face, (0, 0)), group.paste(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (512, 0))
+    group.save(root / "faces/groups" / "g0.jpg")
+    for i in range(6):
+        shifted = face.crop((i * 8, 0, 400 + i * 8, 400))
+        tint = np.asarray(shifted, float) * np.array([1.1, 1.0, 0.85] if i % 2 else [0.85, 1.0, 1.1])
+        photo = Image.fromarray(np.clip(tint, 0, 255).astype(np.uint8))
+        photo.save(root / "lookalike" / ("dog" if i % 2 else "cat") / f"src{i % 3}_{i}.jpg")
+    return root
+
+
+def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
+    """The whole recipe on an EfficientNet-Lite0: the pet head, then the ImageNet, human-face and
+    people heads in the same graph, the LiteRT file with all four outputs, and the report."""
+    from classifier.selfie import SelfieScorer
+    from training.pipeline import run
+
+    args = args_for(
+        kaggle_dir,
+        tmp_path,
+        version="heads-1",
+        backbone="efficientnet_lite0",
+        head_epochs=1,
+        faces=people_dirs / "faces",
+        lookalike=people_dirs / "lookalike",
+    )
+    artifact = Path(run(args)["artifact"])
+    clf = Classifier.load(artifact)
+    assert clf.runtime.name == "litert" and clf.heads == {"pets", "imagenet", "people", "human"}
+    assert clf.card.heads["people"]["scale"] > 0 and clf.card.heads["subject"]["human"] == 0.5
+    subjects = clf.card.metrics["subjects"]
+    assert 0 <= subjects["pets_as_pet"] <= 1 and subjects["faces_found"]["photo"] == 1.0
+    report = (artifact / "report.md").read_text()
+    assert "## Subjects: person, pet or neither" in report and "| pet |" in report and "| none |" in report
+    result = SelfieScorer(clf).score(people_dirs / "faces/portraits/p0.jpg")
+    assert result.subject in ("person", "pet", "none") and result.to_json()["subject"] == result.subject
