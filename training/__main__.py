@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from .backbones import BACKBONES
 
@@ -64,6 +65,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make it the default model, only if it beats the current default on the same test split",
     )
+    p.add_argument(
+        "--faces",
+        type=Path,
+        help="photos of people (portraits/, groups/): with --lookalike, adds the bot's heads (person, pet or "
+        "neither; the answers on people) and measures them; EfficientNet-Lite backbones only",
+    )
+    p.add_argument("--lookalike", type=Path, help="faces labelled dog-like / cat-like (dog/, cat/): see --faces")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="one line per epoch instead of a bar")
     return p
 
@@ -73,6 +81,9 @@ def main(argv=None) -> int:
     if args.epochs is not None:
         args.head_epochs = args.fine_tune_epochs = args.epochs
     args.weights = None if args.weights.lower() == "none" else args.weights
+    if bool(args.faces) != bool(args.lookalike):
+        print("error: --faces and --lookalike go together", file=sys.stderr)
+        return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from classifier import ModelError

@@ -72,10 +72,11 @@ def fit_heads(classifier_model, spec, size: int, faces: Path, lookalike: Path, p
     look = crop_features(feature_model, look_paths, size, largest_only=True)
     face_paths = images_in(faces)
     people_crops = crop_features(feature_model, face_paths, size, largest_only=False)
-    negatives = crop_features(feature_model, pet_train, size, largest_only=False)
+    negatives = crop_features(feature_model, pet_train, size, largest_only=False, centre=True)
     print(
         f"face crops: {len(look.owner)} lookalike, {len(people_crops.owner)} in {faces}, "
-        f"{len(negatives.owner)} boxes in {len(pet_train)} pet photos ({time.perf_counter() - t:.0f} s)"
+        f"{len(negatives.owner) - len(pet_train)} boxes and {len(pet_train)} central squares in pet photos "
+        f"({time.perf_counter() - t:.0f} s)"
     )
     labelled = dog_like[look.owner] >= 0
     people, people_fit = fit_people(
@@ -93,11 +94,13 @@ def fit_heads(classifier_model, spec, size: int, faces: Path, lookalike: Path, p
 
 
 def measure(artifact: Path, faces: Path, lookalike: Path, pet_test: list[Path], pet_labels: list[str]) -> dict:
+    """The artifact as the bot answers: subjects, pets, people, lookalike separation."""
     from classifier import Classifier
     from classifier.selfie import SelfieScorer
 
     from .subjects import confusion, evaluate_lookalike, evaluate_none, evaluate_people, evaluate_pets, images_in
 
+    print(f"measuring {artifact.name} as the bot answers ...")
     scorer = SelfieScorer(Classifier.load(artifact).warm_up())
     t = time.perf_counter()
     pets = evaluate_pets(scorer, pet_test, pet_labels)
@@ -139,36 +142,30 @@ def add_heads(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Pa
     new.version = version or f"{card.version.split('-')[0]}-{dt.date.today():%Y%m%d}"
     new.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new.extra = {"made_from": card.version}
-    new.heads = {
-        "imagenet": {"dog": [[151, 268]], "cat": [[281, 285]]},
-        "people": {**cal, "meaning": people_meaning()},
-        "subject": subject_thresholds(),
-    }
+    new.heads = heads_config(cal)
     artifact = export(serving, new, out)
-    print(f"measuring {artifact.name} as the bot answers ...")
     evaluation = measure(artifact, faces, lookalike, pet_test, pet_labels)
 
     report_path = model_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    report.update({"version": new.version, "made_from": card.version, "heads": {"fit": fit, "evaluation": evaluation}})
+    heads = {"fit": fit, "evaluation": evaluation, "meaning": new.heads["people"]["meaning"]}
+    report.update({"version": new.version, "made_from": card.version, "heads": heads})
     write_report(artifact, report)
     new.metrics["subjects"] = summary(evaluation, fit)
     new.save(artifact)
     return artifact
 
 
-def people_meaning() -> str:
-    return (
-        "For a person, the percentage is where the face falls among people's faces: 50% is the middle, "
-        "73% puppy means more dog-like than most faces. It is a game, fitted on faces that people labelled "
-        "dog-like or cat-like, not a measurement of anyone."
+def heads_config(calibration: dict) -> dict:
+    """What the card says about reading the heads (``classifier/subject.py``, ``ModelCard.people_probability``)."""
+    from classifier.subject import DEFAULTS, IMAGENET_PETS
+
+    meaning = (
+        "For a pet, the percentage is the pet classifier's calibrated probability. For a person, it is where "
+        "the face falls among people's faces: 50% is the middle, 73% puppy means more dog-like than most faces. "
+        "It is a game, fitted on faces that people labelled dog-like or cat-like, not a measurement of anyone."
     )
-
-
-def subject_thresholds() -> dict:
-    from classifier.subject import DEFAULTS
-
-    return dict(DEFAULTS)
+    return {"imagenet": IMAGENET_PETS, "people": {**calibration, "meaning": meaning}, "subject": dict(DEFAULTS)}
 
 
 def summary(evaluation: dict, fit: dict) -> dict:

@@ -1,13 +1,14 @@
 """Fitting the heads that read faces, on the backbone's own features (one forward pass per crop):
 
 - ``human``: a person's face vs whatever else YuNet boxes (pets' faces, fur, texture). Positives:
-  faces in ``faces/`` and ``lookalike/``; negatives: YuNet's boxes in pet photos of the training split.
+  faces in ``faces/`` and ``lookalike/``; negatives: YuNet's boxes in pet photos of the training
+  split, and each of those photos' central square (the pet itself, at face scale).
   Pet photos sometimes show their owner too, so negatives that a first fit is sure are people are
   dropped and counted.
 - ``people``: dog-like vs cat-like face, on the weak labels of ``lookalike/``, strongly regularised;
   measured across its two sources (fit on one, score the other).
 - calibration: the people head's logit is centred on the median face of ``faces/`` and scaled so
-  that the middle 80% of those faces spread over about 17-83%: a person's percentage says where
+  that the middle 80% of those faces spread over about 21-79%: a person's percentage says where
   the face falls among faces, and the answers balance near 50%.
 
 Logistic regressions from scikit-learn (well-kept, exact, deterministic); the scaler is folded
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.faces import FaceDetector, aligned_crop
-from classifier.images import UnreadableImage, load_image
+from classifier.images import UnreadableImage, load_image, to_model_input
 
 from .heads import LinearHead
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 PEOPLE_C = 0.001  # best AUC across the two lookalike sources among 3e-4 .. 3e-2
 HUMAN_C = 0.01
 SURE_PERSON = 0.9  # a "negative" crop the first fit is this sure of is a pet owner's face
-SPREAD_LOGIT = 1.6  # the 10th and 90th percentile face land at sigmoid(-/+1.6) = 17% / 83%
+SPREAD_LOGIT = 1.3  # the 10th and 90th percentile face land at sigmoid(-/+1.3) = 21% / 79%
 FACE_SCORE = 0.5  # YuNet boxes this confident or more are used for fitting
 
 
@@ -50,9 +51,16 @@ class CropFeatures:
 
 
 def crop_features(
-    feature_model, paths: list[Path], size: int, largest_only: bool, detector: FaceDetector | None = None, batch=64
+    feature_model,
+    paths: list[Path],
+    size: int,
+    largest_only: bool,
+    centre: bool = False,
+    detector: FaceDetector | None = None,
+    batch=64,
 ) -> CropFeatures:
-    """Find faces in each image, crop them aligned, run ``feature_model`` (``with_features``)."""
+    """Find faces in each image, crop them aligned, run ``feature_model`` (``with_features``).
+    ``centre`` adds each image's central square too (in a pet photo: the pet, at face scale)."""
     detector = detector or FaceDetector(score=FACE_SCORE)
     feats, human, owner, score, unreadable = [], [], [], [], []
     pending: list[np.ndarray] = []
@@ -76,10 +84,15 @@ def crop_features(
         found = [f for f in detector.detect(image) if f.score >= FACE_SCORE]
         if largest_only and found:
             found = [max(found, key=lambda f: f.box.area)]
-        for face in found:
-            pending.append(aligned_crop(image, face, size))
+        crops = [(aligned_crop(image, face, size), face.score) for face in found]
+        if centre:
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            crops.append((to_model_input(image.crop((left, top, left + side, top + side)), size), 0.0))
+        for crop, face_score in crops:
+            pending.append(crop)
             owner.append(i)
-            score.append(face.score)
+            score.append(face_score)
             if len(pending) == batch // 2:
                 flush()
     flush()

@@ -15,8 +15,11 @@ from classifier import ModelCard
 from classifier.model import softmax
 
 from . import data as datasets
+from .addheads import fit_heads, heads_config, measure
+from .addheads import summary as heads_summary
 from .evaluate import calibrated, classification_metrics, fit_temperature, worst_mistakes
 from .export import DISPLAY, EMOJI, compare_with_default, export, promote
+from .heads import build_serving_model
 from .report import write_report
 from .transfer import TransferClassifier, has_accelerator
 
@@ -81,7 +84,11 @@ def run(args) -> dict:
         arrays[part] = (images[ok], sub.labels[ok], [p for p, good in zip(sub.paths, ok) if good])
     if unreadable:
         print(f"skipped {unreadable} unreadable files")
-    (x_tr, y_tr, _), (x_va, y_va, _), (x_te, y_te, test_paths) = arrays["train"], arrays["val"], arrays["test"]
+    (x_tr, y_tr, train_paths), (x_va, y_va, _), (x_te, y_te, test_paths) = (
+        arrays["train"],
+        arrays["val"],
+        arrays["test"],
+    )
     if min(len(y_tr), len(y_va), len(y_te)) == 0:
         raise SystemExit("error: too few readable images to make train, validation and test splits")
 
@@ -164,7 +171,17 @@ def run(args) -> dict:
         },
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    artifact = export(model.model, card, Path(args.out))
+    serving = model.model
+    if args.faces and args.lookalike:  # the bot's heads: person, pet or neither, and the answers on people
+        people, human, cal, fit = fit_heads(model.model, model.spec, size, args.faces, args.lookalike, train_paths[::4])
+        serving = build_serving_model(model.model, model.spec, people=people, human=human)
+        card.heads = heads_config(cal)
+    artifact = export(serving, card, Path(args.out))
+    if card.heads:
+        evaluation = measure(artifact, args.faces, args.lookalike, test_paths, [names[y] for y in y_te])
+        report["heads"] = {"fit": fit, "evaluation": evaluation, "meaning": card.heads["people"]["meaning"]}
+        card.metrics["subjects"] = heads_summary(evaluation, fit)
+        card.save(artifact)
     write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=run_dir)
 
     summary = {

@@ -38,6 +38,16 @@ def markdown(r: dict) -> str:
     lines = [
         f"# Evaluation report: {r['version']}",
         "",
+        *(
+            [
+                f"Made from `{r['made_from']}` by `python -m training.addheads`: the same backbone and pet head "
+                "(the numbers below up to 'Subjects' are that model's), plus the ImageNet, human-face and people "
+                "heads, measured in the sections after them.",
+                "",
+            ]
+            if r.get("made_from")
+            else []
+        ),
         f"Backbone `{r['backbone']}` ({r['backbone_source']}), input {r['input_size']}px, mode `{r['mode']}`, "
         f"device {r['device']}, Keras {r['keras']} on {r['backend']}.",
         "",
@@ -109,6 +119,13 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{v:.1%}"
 
 
+def _spread() -> str:
+    from .people import SPREAD_LOGIT
+
+    low = round(100 / (1 + np.exp(SPREAD_LOGIT)))
+    return f"{low}-{100 - low}%"
+
+
 def _num(v) -> str:
     return "n/a" if v is None else f"{v:.2f}"
 
@@ -118,7 +135,10 @@ def heads_markdown(h: dict) -> list[str]:
     fit, e = h["fit"], h["evaluation"]
     pets, people, none, look = e["pets"], e["people"], e["none"], e["lookalike"]
     cols = ("person", "pet", "none")
-    lines = [
+    lines = []
+    if h.get("meaning"):
+        lines += ["## What a percentage means", "", h["meaning"], ""]
+    lines += [
         "## Subjects: person, pet or neither",
         "",
         "Every photo read the way the bot answers it. Rows: what the photo is "
@@ -153,8 +173,9 @@ def heads_markdown(h: dict) -> list[str]:
         "## People heads",
         "",
         f"- Human-face head: {fit['human']['positives']} people's face crops against {fit['human']['negatives']} "
-        f"boxes the face finder drew in pet photos ({fit['human']['negatives_dropped_as_people']} of those were "
-        f"pet owners' faces and were dropped); on its own fitting data it keeps {_pct(fit['human']['fit_recall'])} "
+        f"crops of pet photos: the face finder's boxes and each photo's central square "
+        f"({fit['human']['negatives_dropped_as_people']} more were pet owners' faces and were dropped); "
+        f"on its own fitting data it keeps {_pct(fit['human']['fit_recall'])} "
         f"of faces and lets through {_pct(fit['human']['fit_false_rate'])} of the rest.",
         f"- Dog-like head: fitted on {fit['people']['faces']} lookalike faces (weak labels; a face was found on "
         f"{_pct(fit['people']['found'])}). Separation (AUC) on each source when fitted on the other: "
@@ -162,7 +183,7 @@ def heads_markdown(h: dict) -> list[str]:
         + ".",
         f"- Calibration: centred on the median of {fit['calibration']['faces']} faces in "
         f"`{fit['calibration']['source']}`, "
-        f"scale {fit['calibration']['scale']:.3f} (the middle 80% of those faces spread over about 17-83%).",
+        f"scale {fit['calibration']['scale']:.3f} (the middle 80% of those faces spread over about {_spread()}).",
         "- The lookalike answers as served (in-sample for the head; weak labels): "
         + "; ".join(
             f"{k}: AUC {v['auc']:.3f}, dog-like {v['dog_like_mean']:.2f} vs cat-like {v['cat_like_mean']:.2f}"
