@@ -74,15 +74,19 @@ def test_tight_crops_and_thumbnails_are_found(detector, astronaut):
 def test_aligned_crop_undoes_tilt_and_reframing(detector, astronaut):
     """The same face, tilted 15 degrees and re-framed, gives nearly the same crop: eyes level,
     same scale, same place."""
-    (face,) = detector.detect(astronaut)
-    reference = aligned_crop(astronaut, face, 128).astype(float)
-    tilted = astronaut.rotate(15, resample=Image.BILINEAR).crop((40, 20, 480, 460))
+    framed = astronaut.crop((40, 20, 480, 460))
+    (face,) = detector.detect(framed)
+    tilted = astronaut.rotate(15, resample=Image.BILINEAR).crop((10, 0, 470, 460))
     (again,) = detector.detect(tilted)
-    moved = aligned_crop(tilted, again, 128).astype(float)
-    naive = np.asarray(tilted.resize((128, 128)), float)
-    # measured: 0.68 aligned (differences are sub-pixel shifts in the hair) against -0.02 for a plain resize
-    assert np.corrcoef(reference.ravel(), moved.ravel())[0, 1] > 0.6
-    assert np.corrcoef(reference.ravel(), naive.ravel())[0, 1] < 0.2
+
+    def coarse(pixels):  # compare the face's layout, not hair texture
+        return np.asarray(Image.fromarray(np.asarray(pixels, np.uint8)).resize((32, 32), Image.BOX), float).ravel()
+
+    reference = coarse(aligned_crop(framed, face, 128))
+    moved, naive = coarse(aligned_crop(tilted, again, 128)), coarse(tilted.resize((128, 128)))
+    # measured: 0.62 aligned against -0.18 for a plain resize of the tilted photo
+    assert np.corrcoef(reference, moved)[0, 1] > 0.5
+    assert np.corrcoef(reference, naive)[0, 1] < 0.2
 
 
 def test_aligned_crop_near_the_edge_and_from_a_huge_photo(detector, astronaut):

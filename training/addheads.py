@@ -183,6 +183,26 @@ def summary(evaluation: dict, fit: dict) -> dict:
     }
 
 
+def remeasure(artifact: Path, faces: Path, lookalike: Path, pets: Path) -> dict:
+    """Measure an artifact that already has its heads again (after a change to the serving code),
+    and rewrite its report and card metrics."""
+    from classifier import ModelCard
+
+    from .report import write_report
+
+    card = ModelCard.load(artifact)
+    if not card.heads:
+        raise ValueError(f"{artifact} has no heads to measure; make them with python -m training.addheads")
+    _, _, pet_test, pet_labels = pet_split(pets, card)
+    evaluation = measure(artifact, faces, lookalike, pet_test, pet_labels)
+    report = json.loads((artifact / "report.json").read_text())
+    report["heads"]["evaluation"] = evaluation
+    write_report(artifact, report)
+    card.metrics["subjects"] = summary(evaluation, report["heads"]["fit"])
+    card.save(artifact)
+    return card.metrics["subjects"]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.addheads", description=__doc__.split("\n\n")[0])
     p.add_argument("model_dir", type=Path, help="a pet classifier artifact, e.g. models/lite2-20261124")
@@ -192,6 +212,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("models"), help="default: %(default)s")
     p.add_argument("--version", help="artifact folder name (default: <backbone>-<today>)")
     p.add_argument("--promote", action="store_true", help="make it the default model")
+    p.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="MODEL_DIR already has its heads: only measure it again (after a change to the serving code)",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -202,6 +227,10 @@ def main(argv=None) -> int:
             print(f"error: not a folder: {folder}", file=sys.stderr)
             return 2
     try:
+        if args.remeasure:
+            summary_now = remeasure(args.model_dir, args.faces, args.lookalike, args.pets)
+            print(json.dumps(summary_now, indent=2))
+            return 0
         artifact = add_heads(args.model_dir, args.faces, args.lookalike, args.pets, args.out, args.version)
     except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
