@@ -54,9 +54,10 @@ class SubjectRule:
             return bool(self.pet_mass(out["imagenet"][i]) < self.thresholds["face_pet"])
         return True
 
-    def is_pet_photo(self, out: dict[str, np.ndarray], i: int) -> bool:
-        """Is whole photo ``i`` a photo of a dog or a cat?"""
-        if "imagenet" not in out:
+    def is_pet_photo(self, imagenet_views: list[np.ndarray], pets: np.ndarray) -> bool:
+        """Is the photo a dog or a cat? ``imagenet_views``: the ImageNet head's probabilities for
+        each view of the photo (the most confident view counts); ``pets``: the pet classifier's."""
+        if not imagenet_views:  # an artifact without an ImageNet head
             return True
-        mass, t = float(self.pet_mass(out["imagenet"][i])), self.thresholds
-        return mass >= t["photo_pet"] or (mass >= t["photo_pet_low"] and float(out["pets"][i].max()) >= t["pets_sure"])
+        mass, t = max(float(self.pet_mass(v)) for v in imagenet_views), self.thresholds
+        return mass >= t["photo_pet"] or (mass >= t["photo_pet_low"] and float(np.max(pets)) >= t["pets_sure"])
