@@ -55,10 +55,10 @@ class KerasRuntime:
 
 class LiteRTRuntime:
     name = "litert"
-    # Measured on the 2-core machine (Lite2, XNNPACK): ~35 ms per photo at every batch size from 1
-    # to 16, while each interpreter's memory grows with its batch (batch 16: +160 MiB). Chunks of
-    # at most 4 keep the batching's saving in calls and hand-offs without that memory.
-    MAX_CHUNK = 4
+    # Measured on the 2-core machine (lite2-20261125, XNNPACK, 16 photos): 14.9 ms per photo one at a
+    # time, 11.4 in pairs, 11.1 in fours; each interpreter keeps its own packed weights and arena, so
+    # fours cost +65 MiB for nothing. Chunks of at most 2.
+    MAX_CHUNK = 2
 
     def __init__(self, path: Path, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
@@ -111,7 +111,7 @@ class LiteRTRuntime:
             n *= 2
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        # run as power-of-two chunks (11 = 4 + 4 + 2 + 1): at most three interpreters, no padding waste
+        # run as power-of-two chunks up to MAX_CHUNK (5 = 2 + 2 + 1): no padding waste
         outputs = {name: [] for name in self.output_widths}
         start = 0
         with self._lock:

@@ -35,9 +35,9 @@ def test_warm_up_makes_every_chunk_size_before_the_first_request(tiny_model_dir)
     clf = Classifier.load(tiny_model_dir, "litert")
     assert sorted(clf.runtime._by_batch) == [1]  # the probe made at load
     assert clf.warm_up() is clf
-    assert sorted(clf.runtime._by_batch) == [1, 2, 4] and clf.runtime.MAX_CHUNK == 4
-    batch = check_images(32, 11)  # 11 = 4 + 4 + 2 + 1: no new interpreter, no padding
-    assert clf.predict_proba_arrays(batch).shape == (11, 2) and sorted(clf.runtime._by_batch) == [1, 2, 4]
+    assert sorted(clf.runtime._by_batch) == [1, 2] and clf.runtime.MAX_CHUNK == 2
+    batch = check_images(32, 11)  # 11 = 2 + 2 + 2 + 2 + 2 + 1: no new interpreter, no padding
+    assert clf.predict_proba_arrays(batch).shape == (11, 2) and sorted(clf.runtime._by_batch) == [1, 2]
     Classifier.load(tiny_model_dir, "keras").warm_up()  # the fallback runtime has it too
 
 
