@@ -91,7 +91,8 @@ def _baseline(model_dir):
     def predict_one(photo):
         image = Image.open(io.BytesIO(photo)).convert("RGB").resize((card.input_size, card.input_size))
         x = np.expand_dims(np.asarray(image, np.float32), 0)
-        return softmax(model.predict(x, verbose=0), card.temperature)[0]
+        out = model.predict(x, verbose=0)
+        return softmax(out["pets"] if isinstance(out, dict) else out, card.temperature)[0]
 
     async def predict_async(photos, concurrency, n):
         # the naive server: one thread per request, each calling model.predict
@@ -141,7 +142,9 @@ def _gmacs(model) -> float:
 
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
+        if isinstance(layer, keras.Model):  # a multi-head artifact nests its parts
+            macs += _gmacs(layer) * 1e9
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
             out = layer.output.shape
             spatial = int(np.prod(out[1:-1])) if len(out) > 2 else 1
             macs += spatial * int(np.prod(layer.weights[0].shape))
