@@ -75,8 +75,11 @@ async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/me: the user's running answer over their past selfies."""
     state, language = context.bot_data["state"], lang(update)
     history = state.store.history(update.effective_user.id)
-    body = text(language, "me_empty") if history.empty else history_line(language, history, state.scorer.card)
-    await reply(update.effective_message, body if history.empty else body + "\n" + text(language, "me_forget"))
+    if history.empty:
+        await reply(update.effective_message, text(language, "me_empty"))
+        return
+    body = history_line(language, history, state.scorer.card) + "\n" + text(language, "me_forget")
+    await reply(update.effective_message, body)
 
 
 async def forget_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

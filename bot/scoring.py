@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from classifier import Classifier
 from classifier.batching import Admission, MicroBatcher, Overloaded
-from classifier.selfie import SelfieResult, SelfieScorer
+from classifier.selfie import SelfieResult, SelfieScorer, advance
 
 Busy = Overloaded
 
@@ -52,17 +52,13 @@ class Scorer:
         return self._admission.slot()
 
     async def score(self, image: bytes) -> SelfieResult:
-        """Person, pet or neither, and the answer. Call inside ``admit()``. A selfie takes one
-        model run (its face); only a photo without a person's face runs the whole photo too."""
-        batcher, selfies = self._batcher, self.selfies
-        prepared = await batcher.off_loop(selfies.prepare, image)
-        result = None
-        if prepared.found:
-            result = selfies.read_faces(prepared, await batcher.outputs(prepared.arrays))
-        if result is None:
-            arrays = await batcher.off_loop(selfies.photo_arrays, prepared.image)
-            result = selfies.read_photo(prepared, await batcher.outputs(arrays))
-        return result
+        """Person, pet or neither, and the answer (``SelfieScorer.steps``, its model runs shared with
+        other photos' in micro-batches). Call inside ``admit()``."""
+        batcher, steps = self._batcher, self.selfies.steps(image)
+        kind, value = await batcher.off_loop(advance, steps)  # CPU work on the decode threads
+        while kind == "run":
+            kind, value = await batcher.off_loop(advance, steps, await batcher.outputs(value))
+        return value
 
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""

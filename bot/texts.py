@@ -24,6 +24,7 @@ TEXTS = {
         "pet_named": "{name}, this one is {percent}% {label} {emoji}",
         "none": "I can't find a face or a pet here. Send a selfie? 🤳",
         "history": "📈 you, over {n} selfies: {parts}",
+        "history_one": "📈 you, from your one selfie so far: {parts}",
         "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
         "me_forget": "/forgetme erases them.",
         "forgot": "Done: I erased everything I kept about you ({answers} answers, {entries} leaderboard entries, "
@@ -76,6 +77,7 @@ TEXTS = {
         "pet_named": "{name}님, 이 친구는 {percent}% {label} {emoji}",
         "none": "얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
         "history": "📈 지금까지 셀카 {n}장: {parts}",
+        "history_one": "📈 지금까지 셀카 1장: {parts}",
         "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
         "me_forget": "/forgetme 로 지울 수 있어요.",
         "forgot": "저장된 정보를 모두 지웠어요 (결과 {answers}개, 순위 {entries}개, 설정 {settings}개).",
@@ -169,7 +171,7 @@ def history_line(lang: str, history, card) -> str:
     percents = dict(zip(labels, whole_percentages([history.mean[l] for l in labels])))
     order = sorted(labels, key=lambda l: -percents[l])
     parts = ", ".join(f"{percents[l]}% {label_name(lang, l, card)}" for l in order)
-    return text(lang, "history", n=history.count, parts=parts)
+    return text(lang, "history" if history.count != 1 else "history_one", n=history.count, parts=parts)
 
 
 def pet_message(lang: str, prediction, card, name: str | None = None) -> str:

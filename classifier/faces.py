@@ -26,6 +26,7 @@ SMALL = 40  # px at FIRST_SIDE: a face this small or smaller sends the photo to 
 DETECT_SIDE = 640
 RETRY_SIDE = 320  # last pass, only when nothing was found: a tight crop or a face filling the photo
 RETRY_PAD = 0.4  # ... padded by this fraction on each side, so the face is small enough to be seen
+MIN_INPUT = 64  # px: smaller inputs are padded
 SCORE = 0.6  # YuNet's confidence; below this, boxes on our checks were mostly texture
 # ArcFace's 5-point template (112-px frame): eyes, nose tip, mouth corners, as they appear in the image
 TEMPLATE = np.array(
@@ -90,6 +91,10 @@ class FaceDetector:
             bgr = cv2.resize(bgr, (round(bgr.shape[1] * scale), round(bgr.shape[0] * scale)), interpolation=method)
         else:
             scale = 1.0
+        short = MIN_INPUT - min(bgr.shape[:2])
+        if short > 0:  # YuNet answers garbage (boxes scored 1.0) for slivers a few pixels high: pad them
+            bottom, right = max(0, MIN_INPUT - bgr.shape[0]), max(0, MIN_INPUT - bgr.shape[1])
+            bgr = cv2.copyMakeBorder(bgr, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=(127, 127, 127))
         _, rows = self._yunet(bgr.shape[1], bgr.shape[0]).detect(bgr)
         if rows is None:
             return np.zeros((0, 15), np.float32)

@@ -1,13 +1,15 @@
 """Reading a photo the way the bot answers it: whose answer is it (person, pet or neither), then
 one prediction per person's face, left to right, or one for the pet.
 
-Work is split so a server can batch the model calls of many photos (``bot/scoring.py``):
-``prepare`` (decode, find faces, aligned crops) -> model -> ``read_faces``; only when no person is
-found, ``photo_arrays`` -> model -> ``read_photo``. ``score`` does it all in one thread.
+Work is split so a server can batch the model calls of many photos (``bot/scoring.py``): ``steps``
+yields model inputs and takes their outputs back: ``prepare`` (decode, find faces, aligned crops)
+-> model -> ``read_faces``; only when no person is found, ``photo_arrays`` -> model -> ``read_photo``.
+``score`` drives it in one thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,9 +175,29 @@ class SelfieScorer:
             return SelfieResult(prepared.image, NONE)
         return SelfieResult(prepared.image, PET, pet=self.classifier.explain(photo["pets"]))
 
-    def score(self, source: ImageSource) -> SelfieResult:
+    def steps(self, source: ImageSource) -> Generator[np.ndarray, dict, SelfieResult]:
+        """The whole reading as a generator: it yields model inputs and is sent their outputs, so the
+        caller decides where the model runs (here in ``score``; shared micro-batches in the bot).
+        Drive it with ``advance``. A selfie takes one model run; only a photo without a person's
+        face runs the whole photo too."""
         prepared = self.prepare(source)
-        result = self.read_faces(prepared, self.classifier.outputs(prepared.arrays)) if prepared.found else None
+        result = self.read_faces(prepared, (yield prepared.arrays)) if prepared.found else None
         if result is None:
-            result = self.read_photo(prepared, self.classifier.outputs(self.photo_arrays(prepared.image)))
+            result = self.read_photo(prepared, (yield self.photo_arrays(prepared.image)))
         return result
+
+    def score(self, source: ImageSource) -> SelfieResult:
+        steps = self.steps(source)
+        kind, value = advance(steps)
+        while kind == "run":
+            kind, value = advance(steps, self.classifier.outputs(value))
+        return value
+
+
+def advance(steps: Generator, outputs: dict | None = None) -> tuple[str, np.ndarray | SelfieResult]:
+    """One step of ``SelfieScorer.steps``: ("run", model inputs) or ("done", result). Returned, not
+    raised, so it can run on a worker thread (a StopIteration cannot cross into a future)."""
+    try:
+        return "run", steps.send(outputs)
+    except StopIteration as done:
+        return "done", done.value
