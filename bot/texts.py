@@ -159,8 +159,12 @@ def result_message(lang: str, prediction, card, name: str | None = None) -> str:
     """Localised "you are 73% puppy, 27% kitty" plus one bar per label."""
     parts, percents, order = parts_of(lang, prediction, card)
     head = text(lang, "result_named", name=name, parts=parts) if name else text(lang, "result", parts=parts)
-    bars = "\n".join(f"{EMOJI.get(l, card.emoji.get(l, '•'))} {bar(percents[l])} {percents[l]}%" for l in order)
-    return f"{head}\n{bars}"
+    return f"{head}\n{bars(percents, order, card)}"
+
+
+def bars(percents: dict, order: list, card) -> str:
+    """One line per label, biggest first: "🐶 ███████░░░ 73%"."""
+    return "\n".join(f"{EMOJI.get(l, card.emoji.get(l, '•'))} {bar(percents[l])} {percents[l]}%" for l in order)
 
 
 def history_line(lang: str, history, card) -> str:
@@ -184,8 +188,7 @@ def pet_message(lang: str, prediction, card, name: str | None = None) -> str:
         head = text(lang, "pet_named", name=name, percent=percents[top], label=label, emoji=emoji)
     else:
         head = text(lang, "pet", percent=percents[top], name=label, emoji=emoji)
-    bars = "\n".join(f"{EMOJI.get(l, card.emoji.get(l, '•'))} {bar(percents[l])} {percents[l]}%" for l in order)
-    return f"{head.rstrip()}\n{bars}"
+    return f"{head.rstrip()}\n{bars(percents, order, card)}"
 
 
 def selfie_message(lang: str, result, card, name: str | None = None, history=None) -> str:

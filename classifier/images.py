@@ -14,8 +14,9 @@ ImageSource = bytes | bytearray | memoryview | str | Path | Image.Image
 
 
 def _register_heif() -> None:
-    """iPhones save HEIC; pillow-heif (libheif, maintained, BSD) teaches Pillow to open it. AVIF
-    is Pillow's own since 11.3. Without pillow-heif, HEIC is refused with the usual message."""
+    """iPhones save HEIC; pillow-heif (maintained; BSD-3, its wheel bundles the LGPL libheif and
+    libde265) teaches Pillow to open it. AVIF is Pillow's own since 11.3. Without pillow-heif,
+    HEIC is refused with the usual message. Size guards are the same for every format."""
     try:
         from pillow_heif import register_heif_opener
     except ImportError:

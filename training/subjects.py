@@ -15,11 +15,12 @@ from classifier.images import UnreadableImage, load_image
 from classifier.selfie import SelfieScorer
 from classifier.subject import NONE, PERSON, PET
 
+from .data import IMAGE_SUFFIXES
+
 log = logging.getLogger(__name__)
 SUBJECTS = (PERSON, PET, NONE)
 # re-framed, re-compressed, re-lit, shrunk, tilted, mirrored: the same face, as users resend it
 PERTURBATIONS = ("crop", "jpeg", "dark", "bright", "contrast", "warm", "small", "rotate", "mirror")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def images_in(folder: Path) -> list[Path]:
