@@ -248,3 +248,20 @@ def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
     assert "## Subjects: person, pet or neither" in report and "| pet |" in report and "| none |" in report
     result = SelfieScorer(clf).score(people_dirs / "faces/portraits/p0.jpg")
     assert result.subject in ("person", "pet", "none") and result.to_json()["subject"] == result.subject
+
+
+@pytest.mark.parametrize(
+    "command,expected",
+    [
+        (["training.addheads", "nope", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: nope"),
+        (["training", "--data", ".", "--faces", "."], "error: --faces and --lookalike go together"),
+        (
+            ["training.addheads", "models/lite2-20261125", "--faces", ".", "--lookalike", ".", "--pets", "."],
+            "already has its heads",
+        ),
+    ],
+)
+def test_heads_command_lines_fail_with_one_clear_line(command, expected):
+    result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2 and expected in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
