@@ -45,7 +45,9 @@ class Scorer:
         from PIL import Image
 
         self.classifier.warm_up()
-        self.selfies.detector.detect(Image.new("RGB", (64, 64)))
+        # YuNet is per thread, and its first run at each input size costs ~20 ms more: a blank photo
+        # goes through all three passes (480, 640, padded 320) on every decode thread
+        self._batcher.on_each_decode_thread(lambda: self.selfies.detector.detect(Image.new("RGB", (640, 480))))
 
     def admit(self):
         """One photo's place from download to answer; raises ``Busy`` when all are taken."""

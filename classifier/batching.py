@@ -58,6 +58,7 @@ class MicroBatcher:
     ):
         self.classifier = classifier
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        self.decode_workers = decode_workers
         self._decode = ThreadPoolExecutor(decode_workers, "decode", initializer=_yield_to_the_loop)
         # one model thread: the runtime uses every core itself
         self._model = ThreadPoolExecutor(1, "model", initializer=_yield_to_the_loop)
@@ -79,6 +80,18 @@ class MicroBatcher:
     @property
     def pending(self) -> int:
         return self.admission.pending
+
+    def on_each_decode_thread(self, fn) -> None:
+        """Run ``fn`` once on every decode thread (blocking): per-thread first-call costs, paid
+        before a server says it is ready."""
+        barrier = threading.Barrier(self.decode_workers)
+
+        def once():
+            barrier.wait(30)  # hold each thread until all have one: no thread takes two
+            fn()
+
+        for future in [self._decode.submit(once) for _ in range(self.decode_workers)]:
+            future.result()
 
     async def off_loop(self, fn, *args):
         """Run CPU-bound preparation (decoding, face finding) on the decode threads."""

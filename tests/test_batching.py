@@ -49,3 +49,15 @@ async def test_a_failing_model_call_reaches_every_waiter(tiny_model_dir):
     results = await asyncio.gather(*(batcher.predict(im) for im in photos(4)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     await batcher.aclose()
+
+
+def test_on_each_decode_thread_runs_once_per_thread(tiny_classifier):
+    import threading
+
+    from classifier.batching import MicroBatcher
+
+    batcher = MicroBatcher(tiny_classifier, decode_workers=3)
+    seen = []
+    batcher.on_each_decode_thread(lambda: seen.append(threading.get_ident()))
+    asyncio.run(batcher.aclose())
+    assert len(seen) == 3 and len(set(seen)) == 3
