@@ -30,7 +30,9 @@ from telegram.request import HTTPXRequest
 from classifier import Classifier
 
 from . import handlers
+from .answered import AnsweringRequest
 from .config import Config
+from .intake import Intake
 from .loopwatch import LoopWatch
 from .ratelimit import RateLimiter
 from .scoring import Scorer
@@ -152,14 +154,12 @@ def _builder(config: Config):
         token=config.token,
         base_url=config.api_base_url,
         base_file_url=config.file_base_url,
-        request=HTTPXRequest(connection_pool_size=16, pool_timeout=30.0),
+        request=AnsweringRequest(connection_pool_size=16, pool_timeout=30.0),
         get_updates_request=HTTPXRequest(connection_pool_size=2),
         rate_limiter=AIORateLimiter(max_retries=3),  # honours 429 retry_after
     )
-    builder = ApplicationBuilder().bot(bot).concurrent_updates(256)  # many users at once; see Scorer
-    if config.webhook_url:
-        builder = builder.updater(None)
-    return builder
+    # updates come through the durable intake (bot/intake.py), not PTB's own updater
+    return ApplicationBuilder().bot(bot).concurrent_updates(256).updater(None)
 
 
 def add_handlers(application: Application) -> None:
@@ -205,27 +205,33 @@ async def run(
     t = time.perf_counter()
     state.scorer.warm_up()  # before serving, so no first photo pays for it (and no loop stall either)
     log.info("model %s warmed up in %.1f s", state.scorer.card.version, time.perf_counter() - t)
+    intake = Intake(application, state.store, config.max_pending, config.max_wait_s)
     async with application:
+        await application.start()
+        workers = asyncio.create_task(intake.work())
         if config.webhook_url:
-            runner = await start_webhook_server(application, config)
+            runner = await start_webhook_server(application, config, intake)
             await application.bot.set_webhook(
                 config.webhook_url.rstrip("/") + WEBHOOK_PATH,
                 secret_token=config.webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
             )
+            polling = None
         else:
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-        await application.start()
+            polling = asyncio.create_task(intake.poll())
         watch = LoopWatch().start()
         log.info("ready: model %s, %s", state.scorer.card.version, "webhook" if config.webhook_url else "polling")
         if ready:
             ready.set()
         await stop.wait()
-        log.info("stopping: finishing photos in flight")
-        if application.updater and application.updater.running:
-            await application.updater.stop()
+        log.info("stopping: finishing photos in hand, the rest stays queued")
+        if polling:
+            polling.cancel()  # nothing half-recorded: recording is one transaction between awaits
+            await asyncio.gather(polling, return_exceptions=True)
         if runner:
             await runner.cleanup()
+        await intake.stop()
+        await asyncio.gather(workers, return_exceptions=True)
         await state.drain()
         await application.stop()
         await watch.stop()
@@ -240,7 +246,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def start_webhook_server(application: Application, config: Config) -> web.AppRunner:
+async def start_webhook_server(application: Application, config: Config, intake: Intake) -> web.AppRunner:
     async def telegram_update(request: web.Request) -> web.Response:
         if config.webhook_secret:
             given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -250,7 +256,7 @@ async def start_webhook_server(application: Application, config: Config) -> web.
             update = Update.de_json(await request.json(), application.bot)
         except (json.JSONDecodeError, ValueError, KeyError, TypeError):
             return web.Response(status=400)
-        await application.update_queue.put(update)
+        intake.record([update])  # committed before Telegram hears 200
         return web.Response(text="ok")
 
     async def healthz(request: web.Request) -> web.Response:

@@ -25,7 +25,8 @@ class Config:
     state_dir: Path = Path("state")
     rate_limit: int = 6  # photos per user ...
     rate_window_s: float = 60.0  # ... per this many seconds
-    max_pending: int = 64  # photos being handled (download to answer) before we say "busy"
+    max_pending: int = 64  # updates handled at once (download to answer); the rest wait in the store
+    max_wait_s: float = 600.0  # a photo that waited longer in the queue is asked to be sent again
     admins: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
@@ -49,6 +50,7 @@ class Config:
                 rate_limit=int(env.get("RATE_LIMIT", cls.rate_limit)),
                 rate_window_s=float(env.get("RATE_WINDOW_SECONDS", cls.rate_window_s)),
                 max_pending=int(env.get("MAX_PENDING", cls.max_pending)),
+                max_wait_s=60 * float(env.get("MAX_WAIT_MINUTES", cls.max_wait_s / 60)),
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
             )
         except ValueError as exc:

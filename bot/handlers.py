@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from classifier import UnreadableImage
 from classifier.subject import NONE, PERSON
 
+from .answered import final_reply
 from .resultcard import render
 from .scoring import Busy
 from .texts import history_line, label_name, selfie_message, text
@@ -44,8 +45,19 @@ async def send(coro_factory, attempts: int = 4):
     return await coro_factory()
 
 
+async def answer(coro_factory):
+    """Send the reply that answers this update; it is recorded as answered as the request starts
+    (``bot/answered.py``), so a crash right after cannot bring a second answer."""
+
+    def final():
+        final_reply()  # set again on a retry: the first attempt may have failed before any request
+        return coro_factory()
+
+    return await send(final)
+
+
 async def reply(message: Message, body: str):
-    return await send(lambda: message.reply_text(body, do_quote=True))
+    return await answer(lambda: message.reply_text(body, do_quote=True))
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -223,9 +235,9 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
     if cards:
         picture = await state.scorer.render(render, result, card)
-        await send(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
+        await answer(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
     else:
-        await send(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
+        await answer(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
 
 
 async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:
@@ -298,7 +310,7 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         caption = text(
             language, "why_caption", plus=label_name(language, "dog", card), minus=label_name(language, "cat", card)
         )
-        await send(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
+        await answer(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

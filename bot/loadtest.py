@@ -5,7 +5,9 @@ served from this one, so its start-up time, memory and event loop are measured o
 - start to ready: process start until it first polls for updates;
 - start to first answer: a photo already waiting when the bot starts, until its reply;
 - then ``--photos`` photos from ``--users`` users at once: every one must be answered exactly once
-  (scored, or "busy" beyond the queue limit); reply latency p50/p95;
+  (the rest wait in the bot's durable queue; nobody hears "busy"); reply latency p50/p95;
+- ``--crash-after N``: the bot is SIGKILLed after N answers to the burst and started again; what it had
+  recorded must still be answered, once;
 - the bot's longest event-loop stall (its own LoopWatch, logged when it stops) and peak RSS.
 """
 
@@ -30,7 +32,11 @@ STALL = re.compile(r"longest event-loop stall (\d+) ms, stalls over 100 ms: (\d+
 
 
 async def burst(
-    photos: int = 1000, users: int = 200, max_pending: int = 64, model_dir: str | Path | None = None
+    photos: int = 1000,
+    users: int = 200,
+    max_pending: int = 64,
+    model_dir: str | Path | None = None,
+    crash_after: int | None = None,
 ) -> dict:
     from classifier.bench import make_photos
 
@@ -65,11 +71,16 @@ async def burst(
         env["MODEL_DIR"] = str(model_dir)
     await send_photo(-1)  # waiting before the bot starts, as after a redeploy
     started = time.monotonic()
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
     log_lines: list[str] = []
-    reader = asyncio.create_task(_collect(bot.stdout, log_lines))
+
+    async def start_bot():
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        return proc, asyncio.create_task(_collect(proc.stdout, log_lines))
+
+    bot, reader = await start_bot()
+    crashed_at = None
     try:
         first = (await fake.wait_sent(reply_to_ours, count=1, timeout=120))[0]
         first_answer_s = first.at - started
@@ -77,6 +88,14 @@ async def burst(
         burst_start = time.monotonic()
         for i in range(photos):
             await send_photo(i)
+        if crash_after is not None:  # a deploy gone wrong, an out-of-memory kill: no goodbye
+            await fake.wait_sent(reply_to_ours, count=1 + crash_after, timeout=max(180.0, photos * 0.6))
+            bot.kill()
+            await bot.wait()
+            await reader
+            crashed_at = sum(1 for s in fake.sent if reply_to_ours(s)) - 1
+            log_lines.clear()  # the second process's log is the one measured
+            bot, reader = await start_bot()
         await fake.wait_sent(reply_to_ours, count=photos + 1, timeout=max(180.0, photos * 0.6))
         await asyncio.sleep(1.0)  # a second reply to any photo would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
@@ -116,6 +135,7 @@ async def burst(
         "loop_stalls_over_100ms": int(stall.group(2)),
         "bot_peak_rss_mib": peak_rss or float(stall.group(3)),
         "errors_logged": sum(" ERROR " in line for line in log_lines),
+        "killed_after_answers": crashed_at,
     }
 
 
@@ -152,11 +172,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bot.loadtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", type=int, default=1000, help="photos in the burst (default: %(default)s)")
     p.add_argument("--users", type=int, default=200, help="distinct senders (default: %(default)s)")
-    p.add_argument("--max-pending", type=int, default=64, help="queue limit before 'busy' (default: %(default)s)")
+    p.add_argument("--max-pending", type=int, default=64, help="photos handled at once (default: %(default)s)")
     p.add_argument("--model", help="model folder (default: models/DEFAULT)")
+    p.add_argument(
+        "--crash-after", type=int, metavar="N", help="SIGKILL the bot after N answers to the burst, then start it again"
+    )
     args = p.parse_args(argv)
     try:
-        result = asyncio.run(burst(args.photos, args.users, args.max_pending, args.model))
+        result = asyncio.run(burst(args.photos, args.users, args.max_pending, args.model, args.crash_after))
     except (RuntimeError, TimeoutError) as exc:
         print(f"error: {exc or 'timed out waiting for replies'}", file=sys.stderr)
         return 1

@@ -85,3 +85,20 @@ def test_an_unreadable_json_file_is_left_for_a_human(tmp_path):
     store = open_store(tmp_path)
     assert (tmp_path / "leaderboard.json").exists() and store.top(-1, "dog") == []
     store.close()
+
+
+def test_queue_records_once_serves_users_fairly_and_recovers(store):
+    assert store.enqueue([(i, 80, f"a{i}") for i in range(1, 6)] + [(6, 81, "b"), (7, None, "c")]) == 7
+    assert store.enqueue([(3, 80, "again"), (8, 82, "d")]) == 1  # Telegram re-delivered 3: recognised
+    assert store.last_update_id() == 8 and store.queued() == 8
+    first = store.take(3)
+    assert [q.update_id for q in first] == [1, 6, 7] and first[0].payload == "a1"  # everyone's first
+    assert [q.update_id for q in store.take(2)] == [8, 2]
+    store.done(1)
+    assert store.recover() == 4  # taken but never done: a crash; they go back to the queue
+    order = []
+    while batch := store.take(1):
+        order.append(batch[0].update_id)
+        store.done(order[-1])
+    assert sorted(order) == [2, 3, 4, 5, 6, 7, 8] and store.queued() == 0 and store.recover() == 0
+    assert store.take(5) == []

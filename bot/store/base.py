@@ -29,7 +29,40 @@ class Forgotten:
         return self.answers + self.leaderboard_entries + self.settings
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A recorded update waiting for (or taken by) a worker: Telegram's JSON, never photo bytes."""
+
+    update_id: int
+    payload: str
+    received: float  # time.time() when it was recorded
+
+
 class Store(ABC):
+    # -- the durable queue of incoming updates ------------------------------------------------------
+    @abstractmethod
+    def enqueue(self, updates: list[tuple[int, int | None, str]]) -> int:
+        """Record (update_id, user_id, JSON) durably; an id seen before is ignored. Returns how many were new."""
+
+    @abstractmethod
+    def take(self, n: int) -> list[Queued]:
+        """Up to ``n`` pending updates, fair between users (everyone's first before anyone's second)."""
+
+    @abstractmethod
+    def done(self, update_id: int) -> None: ...
+
+    @abstractmethod
+    def recover(self) -> int:
+        """After a crash: updates taken but never done go back to the queue. Returns how many."""
+
+    @abstractmethod
+    def queued(self) -> int:
+        """How many updates wait to be taken."""
+
+    @abstractmethod
+    def last_update_id(self) -> int | None:
+        """The newest update recorded, so polling resumes after it."""
+
     # -- the game: each player's best score per label, per chat -----------------------------------
     @abstractmethod
     def record_score(self, chat_id: int, user_id: int, name: str, probabilities: dict[str, float]) -> None: ...

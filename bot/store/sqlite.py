@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import Forgotten, History, Store
+from .base import Forgotten, History, Queued, Store
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,14 @@ CREATE TABLE IF NOT EXISTS answers (
     user_id INTEGER NOT NULL, at REAL NOT NULL, probabilities TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS answers_by_user ON answers (user_id);
+CREATE TABLE IF NOT EXISTS updates (
+    update_id INTEGER PRIMARY KEY, user_id INTEGER, received REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', payload TEXT
+);
+CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 """
+FAIR_WINDOW_S = 600  # updates served in the last 10 minutes count against a user's next turn
+KEEP_DONE_S = 24 * 3600  # answered updates' ids are kept a day, so a re-delivered one is recognised
 
 
 class SQLiteStore(Store):
@@ -53,6 +60,65 @@ class SQLiteStore(Store):
                 raise
             self._db.execute("COMMIT")
             return rows
+
+    # -- the durable queue ----------------------------------------------------------------------------
+    def enqueue(self, updates):
+        now = time.time()
+        rows = self._tx(
+            [
+                (
+                    "INSERT INTO updates (update_id, user_id, received, payload) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (update_id) DO NOTHING RETURNING 1",
+                    (update_id, user_id, now, payload),
+                )
+                for update_id, user_id, payload in updates
+            ]
+        )
+        return sum(len(r) for r in rows)
+
+    def take(self, n):
+        if n <= 0:
+            return []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                # a user's turn: their place among their own waiting updates, plus how many of theirs
+                # were served lately, so someone with 50 photos goes behind everyone's first
+                rows = self._db.execute(
+                    "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
+                    "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
+                    "ranked AS (SELECT u.update_id, u.payload, u.received, coalesce(s.n, 0) + ROW_NUMBER() OVER "
+                    "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
+                    "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending') "
+                    "SELECT update_id, payload, received FROM ranked ORDER BY turn, update_id LIMIT ?",
+                    (time.time() - FAIR_WINDOW_S, n),
+                ).fetchall()
+                self._db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return [Queued(*row) for row in rows]
+
+    def done(self, update_id):
+        self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (update_id,))])
+
+    def recover(self):
+        (rows, _) = self._tx(
+            [
+                ("UPDATE updates SET state = 'pending' WHERE state = 'taken' RETURNING 1", ()),
+                ("DELETE FROM updates WHERE state = 'done' AND received < ?", (time.time() - KEEP_DONE_S,)),
+            ]
+        )
+        return len(rows)
+
+    def queued(self):
+        (rows,) = self._tx([("SELECT count(*) FROM updates WHERE state = 'pending'", ())])
+        return rows[0][0]
+
+    def last_update_id(self):
+        (rows,) = self._tx([("SELECT max(update_id) FROM updates", ())])
+        return rows[0][0]
 
     # -- game ---------------------------------------------------------------------------------------
     def record_score(self, chat_id, user_id, name, probabilities):

@@ -1,0 +1,49 @@
+"""Recording that an update is answered at the last moment before its reply leaves.
+
+A crash can fall between Telegram accepting a reply and the bot recording it. Recorded after the
+reply, that update would be answered again on restart; recorded when the reply's HTTP request
+starts (after any flood-control wait), it is not, and the only loss left is a crash inside that
+request's first milliseconds. A second identical answer in a group is spam, so this is the side
+we take (``python -m bot.loadtest --crash-after N`` measures both: lost and answered twice).
+
+Context variables carry the update being handled and whether the coming request is its answer:
+each update runs in its own task, and the values follow it through python-telegram-bot's
+callbacks and rate limiter down to ``AnsweringRequest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from telegram.request import HTTPXRequest
+
+_mark: ContextVar[Callable[[], None] | None] = ContextVar("mark_answered", default=None)
+_final: ContextVar[bool] = ContextVar("final_reply", default=False)
+
+
+def answering(mark: Callable[[], None]) -> None:
+    """For the current task: ``mark`` records its update as answered."""
+    _mark.set(mark)
+
+
+def final_reply() -> None:
+    """The next request in this task sends the update's answer."""
+    _final.set(True)
+
+
+def answered() -> None:
+    """Record the current task's update as answered now (repeating this is harmless)."""
+    mark = _mark.get()
+    if mark is not None:
+        mark()
+
+
+class AnsweringRequest(HTTPXRequest):
+    """Records the update as answered as its answer's request starts."""
+
+    async def do_request(self, url, method, request_data=None, *args, **kwargs):
+        if _final.get():
+            _final.set(False)
+            answered()
+        return await super().do_request(url, method, request_data, *args, **kwargs)

@@ -1,0 +1,132 @@
+"""Durable intake: no update is confirmed to Telegram before it is recorded in the store, and none
+is lost when the process dies.
+
+- Polling: ``getUpdates`` confirms everything before its ``offset``, so the next call is made only
+  after the last batch is committed to the store (a crash in between: Telegram delivers the batch
+  again and the store recognises the ids). Webhook: the 200 is sent after the commit.
+- Workers take recorded updates ``limit`` at a time, fair between users, and run the handlers on
+  them; an update is marked done when its handlers have finished. The queue holds Telegram's JSON
+  (file ids), never photo bytes: a photo is downloaded when a worker takes it, so a long queue
+  costs no memory, and nobody is told "busy".
+- After a crash, updates that were taken and not answered are answered on the next start. An update
+  is recorded as answered as its reply's request starts (``bot/answered.py`` says why that side).
+- A photo that waited longer than ``max_wait_s`` gets "please send it again" instead of a score.
+- Stopping: no new updates are taken, those in hand get ``grace_s`` to finish, the rest stay queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from telegram import Update
+from telegram.error import NetworkError, TelegramError, TimedOut
+
+from .answered import answering, final_reply
+from .handlers import has_image
+from .store import Store
+from .texts import text
+
+log = logging.getLogger(__name__)
+POLL_TIMEOUT_S = 10
+
+
+class Intake:
+    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0):
+        self.application, self.store = application, store
+        self.limit, self.max_wait_s, self.grace_s = limit, max_wait_s, grace_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- recording ----------------------------------------------------------------------------------
+    def record(self, updates: list[Update]) -> int:
+        """Commit updates to the store (before they are confirmed); returns how many were new."""
+        rows = [(u.update_id, u.effective_user.id if u.effective_user else None, u.to_json()) for u in updates]
+        new = self.store.enqueue(rows) if rows else 0
+        if new:
+            self._wake.set()
+        return new
+
+    async def poll(self) -> None:
+        """Long-poll Telegram until stopped; each batch is recorded before the next call confirms it."""
+        bot = self.application.bot
+        await bot.delete_webhook(drop_pending_updates=False)
+        last = self.store.last_update_id()
+        offset, pause = (last + 1 if last is not None else None), 1.0
+        while not self._stopping.is_set():
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES)
+            except TimedOut:
+                continue
+            except (NetworkError, TelegramError) as exc:  # Telegram or the network is down: try again, slower
+                log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, pause)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            if updates:
+                self.record(list(updates))
+                offset = updates[-1].update_id + 1
+
+    # -- working ------------------------------------------------------------------------------------
+    async def work(self) -> None:
+        """Run handlers on recorded updates, at most ``limit`` at once, until stopped."""
+        recovered = self.store.recover()
+        if recovered:
+            log.info("answering %d updates left unfinished by the last run", recovered)
+        while not self._stopping.is_set():
+            self._wake.clear()  # before taking: whatever arrives after the take wakes the wait below
+            free = self.limit - len(self._tasks)
+            for queued in self.store.take(free) if free > 0 else []:
+                task = asyncio.create_task(self._handle(queued))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _handle(self, queued) -> None:
+        answering(lambda: self.store.done(queued.update_id))  # this task's replies mark it done when sent
+        try:
+            update = Update.de_json(json.loads(queued.payload), self.application.bot)
+            waited = time.time() - queued.received
+            if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
+                await self._too_late(update)
+            else:
+                await self.application.process_update(update)
+        except asyncio.CancelledError:
+            raise  # cut off while stopping: stays taken, and is answered after the restart
+        except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
+            log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
+        self.store.done(queued.update_id)
+
+    async def _too_late(self, update: Update) -> None:
+        message = update.effective_message
+        language = update.effective_user.language_code if update.effective_user else "en"
+        minutes = max(1, round(self.max_wait_s / 60))
+        final_reply()
+        await message.reply_text(text(language, "too_late", minutes=minutes), do_quote=True)
+
+    # -- stopping -----------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Take nothing new; give what is in hand ``grace_s`` to finish; leave the rest queued."""
+        self._stopping.set()
+        self._wake.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=self.grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("%d updates did not finish in %.0f s; they stay queued", len(pending), self.grace_s)
+                await asyncio.gather(*pending, return_exceptions=True)
+        left = self.store.queued()
+        if left:
+            log.info("%d updates stay queued for the next start", left)
