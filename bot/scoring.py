@@ -2,8 +2,9 @@
 micro-batches, the event loop never blocked, and a busy limit.
 
 ``admit()`` is held from before a photo is downloaded until its answer is sent, so at most
-``max_pending`` photos (and their result cards) are in memory however many arrive at once;
-beyond that the sender hears "busy" at once, before anything is downloaded."""
+``max_pending`` photos (and their result cards) are in memory. The durable intake
+(``bot/intake.py``) hands over no more updates than that at once, so a burst waits in the queue;
+the gate stays as a guard, and would answer "busy" before any download."""
 
 from __future__ import annotations
 
