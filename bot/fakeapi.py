@@ -47,6 +47,7 @@ class FakeBotAPI:
         self.calls: dict[str, int] = {}
         self.first_call: dict[str, float] = {}  # method -> time.monotonic() of its first call
         self.update_limits: list[int] = []  # the ``limit`` of every getUpdates call
+        self.deleted: list[tuple[int, int]] = []  # (chat_id, message_id) the bot deleted
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -151,9 +152,17 @@ class FakeBotAPI:
         return await asyncio.wait_for(enough(), timeout)
 
     def replies_to(self, chat_id: int) -> list[Sent]:
+        """What the chat shows from the bot now: its messages there, less those it deleted."""
         return [
-            s for s in self.sent if s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) == chat_id
+            s
+            for s in self.sent
+            if s.method in ("sendMessage", "sendPhoto")
+            and int(s.params["chat_id"]) == chat_id
+            and not self.was_deleted(s)
         ]
+
+    def was_deleted(self, sent: Sent) -> bool:
+        return bool(sent.message) and (int(sent.params["chat_id"]), sent.message["message_id"]) in self.deleted
 
     # -- the HTTP side ---------------------------------------------------------------------------
     async def _params(self, request: web.Request) -> dict:
@@ -283,6 +292,10 @@ class FakeBotAPI:
 
     async def _m_editMessageText(self, p):
         return await self._record("editMessageText", p, text=p["text"])
+
+    async def _m_deleteMessage(self, p):
+        self.deleted.append((int(p["chat_id"]), int(p["message_id"])))
+        return True
 
 
 class _ApiError(Exception):

@@ -10,7 +10,8 @@ is lost when the process dies.
   costs no memory, and nobody is told "busy".
 - After a crash, updates that were taken and not answered are answered on the next start. An update
   is recorded as answered as its reply's request starts (``bot/answered.py`` says why that side).
-- A photo that waited longer than ``max_wait_s`` gets "please send it again" instead of a score.
+- A photo expected to wait more than a few seconds gets "you're #12 in line, about 20 s", removed
+  when its turn comes; one that waited longer than ``max_wait_s`` gets "please send it again".
 - Stopping: no new updates are taken, those in hand get ``grace_s`` to finish, the rest stay queued.
 """
 
@@ -21,6 +22,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 
 from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -32,6 +34,9 @@ from .texts import text
 
 log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 10
+NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, about 20 s"
+RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long
+DEFAULT_RATE = 2.0  # answers per second assumed before any are measured
 
 
 class Intake:
@@ -41,6 +46,8 @@ class Intake:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._notices: set[asyncio.Task] = set()
+        self._answered: deque[float] = deque()
 
     # -- recording ----------------------------------------------------------------------------------
     def record(self, updates: list[Update]) -> int:
@@ -49,7 +56,38 @@ class Intake:
         new = self.store.enqueue(rows) if rows else 0
         if new:
             self._wake.set()
+            for update in updates:
+                if update.effective_message and has_image(update.effective_message):
+                    self._notices.add(asyncio.create_task(self._tell_place(update)))
+                    self._notices = {t for t in self._notices if not t.done()}
         return new
+
+    def _per_second(self) -> float:
+        """Updates answered per second lately (a cautious guess before there is any history)."""
+        now = time.monotonic()
+        while self._answered and self._answered[0] < now - RATE_WINDOW_S:
+            self._answered.popleft()
+        if len(self._answered) < 5:
+            return DEFAULT_RATE
+        return len(self._answered) / max(now - self._answered[0], 1.0)
+
+    async def _tell_place(self, update: Update) -> None:
+        """ "You're #12 in line, about 20 s" when a photo will wait a while; removed when answered."""
+        place = self.store.position(update.update_id)
+        ahead = place - (self.limit - len(self._tasks))  # free workers take the first ones at once
+        seconds = ahead / self._per_second()
+        if not place or ahead <= 0 or seconds < NOTICE_AFTER_S:
+            return
+        language = update.effective_user.language_code if update.effective_user else "en"
+        try:
+            notice = await update.effective_message.reply_text(
+                text(language, "in_line", place=place, seconds=max(5, round(seconds / 5) * 5)), do_quote=True
+            )
+        except TelegramError as exc:  # only a courtesy: the answer still comes
+            log.warning("could not send the place in line: %s", type(exc).__name__)
+            return
+        if not self.store.set_notice(update.update_id, notice.message_id):
+            await _remove(notice.get_bot(), notice.chat_id, notice.message_id)  # its turn came meanwhile
 
     async def poll(self) -> None:
         """Long-poll Telegram until stopped; each batch is recorded before the next call confirms it."""
@@ -95,6 +133,10 @@ class Intake:
 
     async def _handle(self, queued) -> None:
         answering(lambda: self.store.done(queued.update_id))  # this task's replies mark it done when sent
+        if queued.notice:  # its turn has come: the "in line" message has done its job
+            chat_id = json.loads(queued.payload).get("message", {}).get("chat", {}).get("id")
+            if chat_id is not None:
+                await _remove(self.application.bot, chat_id, queued.notice)
         try:
             update = Update.de_json(json.loads(queued.payload), self.application.bot)
             waited = time.time() - queued.received
@@ -107,6 +149,7 @@ class Intake:
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
         self.store.done(queued.update_id)
+        self._answered.append(time.monotonic())
 
     async def _too_late(self, update: Update) -> None:
         message = update.effective_message
@@ -130,3 +173,10 @@ class Intake:
         left = self.store.queued()
         if left:
             log.info("%d updates stay queued for the next start", left)
+
+
+async def _remove(bot, chat_id: int, message_id: int) -> None:
+    try:
+        await bot.delete_message(chat_id, message_id)
+    except TelegramError as exc:  # already gone, or too old to delete: nothing a user would miss
+        log.info("could not remove a place-in-line message: %s", type(exc).__name__)

@@ -56,7 +56,13 @@ async def burst(
         await fake.push(message)
 
     def reply_to_ours(s) -> bool:
-        return s.method in ("sendMessage", "sendPhoto") and (s.message or {}).get("reply_to_message_id") in sent_at
+        """An answer to one of our photos (a "#12 in line" note is not one: it is deleted when its turn comes)."""
+        notice = (s.params.get("text") or "").startswith("⏳")
+        return (
+            s.method in ("sendMessage", "sendPhoto")
+            and not notice
+            and (s.message or {}).get("reply_to_message_id") in sent_at
+        )
 
     env = {
         **os.environ,
@@ -107,6 +113,7 @@ async def burst(
         await asyncio.wait_for(bot.wait(), 60)
         await reader
         await fake.stop()
+    notes = [s for s in fake.sent if s.method == "sendMessage" and (s.params.get("text") or "").startswith("⏳")]
     per_message: dict[int, list] = {}
     for r in replies:
         per_message.setdefault(r.message["reply_to_message_id"], []).append(r)
@@ -136,6 +143,8 @@ async def burst(
         "bot_peak_rss_mib": peak_rss or float(stall.group(3)),
         "errors_logged": sum(" ERROR " in line for line in log_lines),
         "killed_after_answers": crashed_at,
+        "place_in_line_notes": len(notes),
+        "notes_left_in_chats": sum(not fake.was_deleted(n) for n in notes),
     }
 
 

@@ -38,6 +38,7 @@ TEXTS = {
         "error": "Something went wrong, try another photo 🙏",
         "rate_limited": "Whoa, that's a lot of photos! Try again in {seconds} s 🐾",
         "busy": "I'm very busy right now, please try again in a moment ⏳",
+        "in_line": "⏳ You're #{place} in line, about {seconds} s",
         "too_late": "So many photos came in that yours waited over {minutes} min. Please send it again in a few "
         "minutes 🙏",
         "top_empty": "No scores in this chat yet. Play with /mirror on a photo!",
@@ -92,6 +93,7 @@ TEXTS = {
         "error": "문제가 생겼어요. 다른 사진으로 해 주세요 🙏",
         "rate_limited": "사진이 너무 많아요! {seconds}초 후에 다시 해 주세요 🐾",
         "busy": "지금 너무 바빠요. 잠시 후에 다시 해 주세요 ⏳",
+        "in_line": "⏳ {place}번째로 기다리고 있어요, 약 {seconds}초",
         "too_late": "사진이 너무 많이 와서 {minutes}분 넘게 기다렸어요. 몇 분 뒤에 다시 보내 주세요 🙏",
         "top_empty": "아직 이 채팅방에 점수가 없어요. 사진에 /mirror 로 놀아 보세요!",
         "top_title": "🏆 순위",

@@ -361,6 +361,21 @@ async def test_one_users_many_photos_do_not_hold_up_another(fake, tiny_classifie
     assert order.index(81) == 1, order  # right after the first user's first photo, not 13th
 
 
+async def test_a_long_wait_gets_a_place_in_line_removed_when_the_turn_comes(fake, tiny_classifier, tmp_path):
+    for i in range(20):  # waiting when the bot starts, one worker: the last ones wait ~10 s by the first guess
+        await send_photo(fake, private(700 + i), user(700 + i), photo_bytes(i))
+    async with Harness(fake, tiny_classifier, tmp_path, max_pending=1):
+        await fake.wait_sent(lambda s: s.method == "sendPhoto" and int(s.params["chat_id"]) >= 700, 20, 120)
+        await asyncio.sleep(0.5)
+    notes = [s for s in fake.sent if s.method == "sendMessage" and body(s).startswith("⏳ You're #")]
+    assert notes and all(fake.was_deleted(n) for n in notes)  # each removed when its turn came
+    assert [int(n.params["chat_id"]) for n in notes] == sorted(int(n.params["chat_id"]) for n in notes)
+    assert "#20 in line" in body(notes[-1])
+    for i in range(20):  # what each chat shows: the answer, once
+        (answer,) = fake.replies_to(700 + i)
+        assert body(answer).startswith("you are ")
+
+
 async def test_updates_recorded_before_a_crash_are_answered_after_it(fake, tiny_classifier, tmp_path):
     """What a SIGKILL leaves: updates recorded (one taken by a worker, never finished) and already
     confirmed to Telegram, so only the store has them. The next start answers each exactly once."""

@@ -36,6 +36,7 @@ class Queued:
     update_id: int
     payload: str
     received: float  # time.time() when it was recorded
+    notice: int | None = None  # the "you're #12 in line" message sent for it, to remove when answered
 
 
 class Store(ABC):
@@ -50,6 +51,14 @@ class Store(ABC):
 
     @abstractmethod
     def done(self, update_id: int) -> None: ...
+
+    @abstractmethod
+    def position(self, update_id: int) -> int:
+        """Where a queued update stands in the fair order (1: next); 0 when it is no longer waiting."""
+
+    @abstractmethod
+    def set_notice(self, update_id: int, message_id: int) -> bool:
+        """Remember the "in line" message sent for a waiting update; False once a worker has taken it."""
 
     @abstractmethod
     def recover(self) -> int:

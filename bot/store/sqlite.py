@@ -30,11 +30,20 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_by_user ON answers (user_id);
 CREATE TABLE IF NOT EXISTS updates (
     update_id INTEGER PRIMARY KEY, user_id INTEGER, received REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', payload TEXT
+    state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 """
 FAIR_WINDOW_S = 600  # updates served in the last 10 minutes count against a user's next turn
+# a user's turn: their place among their own waiting updates, plus how many of theirs were served
+# lately, so someone with 50 photos goes behind everyone's first (parameter: the window's start)
+FAIR_ORDER = (
+    "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
+    "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
+    "ranked AS (SELECT u.update_id, u.payload, u.received, u.notice, coalesce(s.n, 0) + ROW_NUMBER() OVER "
+    "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
+    "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending') "
+)
 KEEP_DONE_S = 24 * 3600  # answered updates' ids are kept a day, so a re-delivered one is recognised
 
 
@@ -82,15 +91,9 @@ class SQLiteStore(Store):
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                # a user's turn: their place among their own waiting updates, plus how many of theirs
-                # were served lately, so someone with 50 photos goes behind everyone's first
                 rows = self._db.execute(
-                    "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
-                    "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
-                    "ranked AS (SELECT u.update_id, u.payload, u.received, coalesce(s.n, 0) + ROW_NUMBER() OVER "
-                    "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
-                    "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending') "
-                    "SELECT update_id, payload, received FROM ranked ORDER BY turn, update_id LIMIT ?",
+                    FAIR_ORDER
+                    + "SELECT update_id, payload, received, notice FROM ranked ORDER BY turn, update_id LIMIT ?",
                     (time.time() - FAIR_WINDOW_S, n),
                 ).fetchall()
                 self._db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
@@ -99,6 +102,29 @@ class SQLiteStore(Store):
                 raise
             self._db.execute("COMMIT")
         return [Queued(*row) for row in rows]
+
+    def position(self, update_id):
+        (rows,) = self._tx(
+            [
+                (
+                    FAIR_ORDER + "SELECT count(*) FROM ranked, (SELECT turn AS t, update_id AS i FROM ranked "
+                    "WHERE update_id = ?) AS me WHERE turn < me.t OR (turn = me.t AND update_id <= me.i)",
+                    (time.time() - FAIR_WINDOW_S, update_id),
+                )
+            ]
+        )
+        return rows[0][0]
+
+    def set_notice(self, update_id, message_id):
+        (rows,) = self._tx(
+            [
+                (
+                    "UPDATE updates SET notice = ? WHERE update_id = ? AND state = 'pending' RETURNING 1",
+                    (message_id, update_id),
+                )
+            ]
+        )
+        return bool(rows)
 
     def done(self, update_id):
         self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (update_id,))])
