@@ -37,6 +37,7 @@ class Queued:
     payload: str
     received: float  # time.time() when it was recorded
     notice: int | None = None  # the "you're #12 in line" message sent for it, to remove when answered
+    user_id: int | None = None
 
 
 class Store(ABC):

@@ -40,7 +40,8 @@ FAIR_WINDOW_S = 600  # updates served in the last 10 minutes count against a use
 FAIR_ORDER = (
     "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
     "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
-    "ranked AS (SELECT u.update_id, u.payload, u.received, u.notice, coalesce(s.n, 0) + ROW_NUMBER() OVER "
+    "ranked AS (SELECT u.update_id, u.user_id, u.payload, u.received, u.notice, "
+    "coalesce(s.n, 0) + ROW_NUMBER() OVER "
     "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
     "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending') "
 )
@@ -92,8 +93,8 @@ class SQLiteStore(Store):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 rows = self._db.execute(
-                    FAIR_ORDER
-                    + "SELECT update_id, payload, received, notice FROM ranked ORDER BY turn, update_id LIMIT ?",
+                    FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id FROM ranked "
+                    "ORDER BY turn, update_id LIMIT ?",
                     (time.time() - FAIR_WINDOW_S, n),
                 ).fetchall()
                 self._db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
