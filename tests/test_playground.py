@@ -89,14 +89,21 @@ def wait_for(predicate, timeout=60):
     raise AssertionError("timed out")
 
 
-def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
+def upload_sample(browser, playground, tmp_path, name: str):
+    """Open the chat page and send one of scikit-image's sample photos, as a user picks a file."""
     import skimage.data
     from selenium.webdriver.common.by import By
 
-    photo = tmp_path / "selfie.jpg"
-    photo.write_bytes(jpeg_bytes(Image.fromarray(skimage.data.astronaut())))
+    photo = tmp_path / f"{name}.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(getattr(skimage.data, name)())))
     browser.get(playground)
     browser.find_element(By.ID, "photo").send_keys(str(photo))
+
+
+def test_upload_a_photo_and_see_the_answer(playground, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    upload_sample(browser, playground, tmp_path, "astronaut")
     answer = wait_for(lambda: [t for t in bot_texts(browser) if "you are" in t])
     first_line = answer[0].splitlines()[0]
     percents = [int(p) for p in re.findall(r"(\d+)% (?:puppy|kitty)", first_line)]
@@ -130,12 +137,6 @@ def test_group_tab_plays_with_mirror_caption(playground, browser, tmp_path):
 
 
 def test_a_photo_without_face_or_pet_gets_a_friendly_answer(playground, browser, tmp_path):
-    import skimage.data
-    from selenium.webdriver.common.by import By
-
-    photo = tmp_path / "cup.jpg"
-    photo.write_bytes(jpeg_bytes(Image.fromarray(skimage.data.coffee())))
-    browser.get(playground)
-    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    upload_sample(browser, playground, tmp_path, "coffee")
     answer = wait_for(lambda: [t for t in bot_texts(browser) if "can't find a face or a pet" in t])
     assert "%" not in answer[0]
