@@ -28,7 +28,7 @@ from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
 
 from .answered import answering, final_reply
-from .handlers import has_image
+from .handlers import has_image, lang
 from .store import Store
 from .texts import text
 
@@ -59,8 +59,9 @@ class Intake:
             self._wake.set()
             for update in updates:
                 if update.effective_message and has_image(update.effective_message):
-                    self._notices.add(asyncio.create_task(self._tell_place(update)))
-                    self._notices = {t for t in self._notices if not t.done()}
+                    task = asyncio.create_task(self._tell_place(update))  # kept referenced until it ends
+                    self._notices.add(task)
+                    task.add_done_callback(self._notices.discard)
         return new
 
     def _per_second(self) -> float:
@@ -84,11 +85,10 @@ class Intake:
         seconds = ahead / self._per_second()
         if not place or ahead <= 0 or seconds < NOTICE_AFTER_S:
             return
-        language = update.effective_user.language_code if update.effective_user else "en"
         self._noted[user] = update.update_id
         try:
             notice = await update.effective_message.reply_text(
-                text(language, "in_line", place=place, seconds=max(5, round(seconds / 5) * 5)), do_quote=True
+                text(lang(update), "in_line", place=place, seconds=max(5, round(seconds / 5) * 5)), do_quote=True
             )
         except TelegramError as exc:  # only a courtesy: the answer still comes
             log.warning("could not send the place in line: %s", type(exc).__name__)
@@ -144,12 +144,10 @@ class Intake:
         answering(lambda: self.store.done(queued.update_id))  # this task's replies mark it done when sent
         if self._noted.get(queued.user_id) == queued.update_id:
             del self._noted[queued.user_id]
-        if queued.notice:  # its turn has come: the "in line" message has done its job
-            chat_id = json.loads(queued.payload).get("message", {}).get("chat", {}).get("id")
-            if chat_id is not None:
-                await _remove(self.application.bot, chat_id, queued.notice)
         try:
             update = Update.de_json(json.loads(queued.payload), self.application.bot)
+            if queued.notice and update.effective_chat:  # its turn has come: the "in line" note is done
+                await _remove(self.application.bot, update.effective_chat.id, queued.notice)
             waited = time.time() - queued.received
             if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
                 await self._too_late(update)
@@ -163,11 +161,9 @@ class Intake:
         self._answered.append(time.monotonic())
 
     async def _too_late(self, update: Update) -> None:
-        message = update.effective_message
-        language = update.effective_user.language_code if update.effective_user else "en"
         minutes = max(1, round(self.max_wait_s / 60))
         final_reply()
-        await message.reply_text(text(language, "too_late", minutes=minutes), do_quote=True)
+        await update.effective_message.reply_text(text(lang(update), "too_late", minutes=minutes), do_quote=True)
 
     # -- stopping -----------------------------------------------------------------------------------
     async def stop(self) -> None:

@@ -42,14 +42,13 @@ class ModelCard:
     def display(self, label: str) -> str:
         return self.display_names.get(label, label)
 
-    def people_probability(self, logits):
-        """P(dog-like) for a face from the people head's raw logit, centred and scaled so that the
-        faces it was calibrated on spread over the range around 50%."""
+    def people_logit(self, logits):
+        """The people head's raw logit centred and scaled, so that the faces it was calibrated on
+        spread over the range around 50% once through a sigmoid."""
         import numpy as np
 
         people = self.heads.get("people", {})
-        z = (np.asarray(logits, np.float64) - people.get("center", 0.0)) / people.get("scale", 1.0)
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return (np.asarray(logits, np.float64) - people.get("center", 0.0)) / people.get("scale", 1.0)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"

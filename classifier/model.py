@@ -46,10 +46,14 @@ def probabilities(raw: dict[str, np.ndarray], card: ModelCard) -> dict[str, np.n
         elif name == "imagenet":
             out[name] = softmax(value)
         elif name == "people":
-            out[name] = card.people_probability(value[:, 0])
+            out[name] = sigmoid(card.people_logit(value[:, 0]))
         elif name == "human":
-            out[name] = 1.0 / (1.0 + np.exp(-np.clip(value[:, 0], -50, 50)))
+            out[name] = sigmoid(value[:, 0])
     return out
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, np.float64), -50, 50)))
 
 
 class Classifier:

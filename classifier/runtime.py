@@ -3,8 +3,8 @@
 LiteRT runs the same graph converted to ``model.tflite`` at export time, with XNNPACK kernels:
 on a 2-core CPU about 4x faster per photo than Keras and it starts without importing
 TensorFlow. Both return the model's raw outputs for a float32 batch of RGB pixels in [0, 255],
-by output name: ``pets`` (the cat/dog logits) and, for multi-head artifacts, ``imagenet`` and
-``people`` (see ``training/heads.py``). A single-output model's one output is ``pets``.
+by output name: ``pets`` (the cat/dog logits) and, for multi-head artifacts, ``imagenet``,
+``people`` and ``human`` (see ``training/heads.py``). A single-output model's one output is ``pets``.
 """
 
 from __future__ import annotations

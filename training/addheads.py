@@ -157,7 +157,7 @@ def add_heads(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Pa
 
 
 def heads_config(calibration: dict) -> dict:
-    """What the card says about reading the heads (``classifier/subject.py``, ``ModelCard.people_probability``)."""
+    """What the card says about reading the heads (``classifier/subject.py``, ``ModelCard.people_logit``)."""
     from classifier.subject import DEFAULTS, IMAGENET_PETS
 
     meaning = (

@@ -153,6 +153,6 @@ def fit_human(positives: np.ndarray, negatives: np.ndarray) -> tuple[LinearHead,
 
 
 def calibration(logits: np.ndarray) -> dict:
-    """Centre and scale for ``ModelCard.people_probability``, from the people head's logits on faces."""
+    """Centre and scale for ``ModelCard.people_logit``, from the people head's logits on faces."""
     low, mid, high = np.percentile(logits, [10, 50, 90])
     return {"center": float(mid), "scale": float(max(high - low, 1e-6) / (2 * SPREAD_LOGIT))}

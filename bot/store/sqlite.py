@@ -7,6 +7,7 @@ a crash leaves the last committed state. The JSON files of earlier versions (``l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -60,16 +61,21 @@ class SQLiteStore(Store):
             self._db.executescript(SCHEMA)
         self._migrate_json(self.path.parent)
 
-    def _tx(self, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
+    @contextlib.contextmanager
+    def _transaction(self):
+        """The connection, inside one transaction: committed on success, rolled back on any error."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                rows = [self._db.execute(sql, args).fetchall() for sql, args in statements]
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return rows
+
+    def _tx(self, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
+        with self._transaction() as db:
+            return [db.execute(sql, args).fetchall() for sql, args in statements]
 
     # -- the durable queue ----------------------------------------------------------------------------
     def enqueue(self, updates):
@@ -89,19 +95,13 @@ class SQLiteStore(Store):
     def take(self, n):
         if n <= 0:
             return []
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._db.execute(
-                    FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id FROM ranked "
-                    "ORDER BY turn, update_id LIMIT ?",
-                    (time.time() - FAIR_WINDOW_S, n),
-                ).fetchall()
-                self._db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            rows = db.execute(
+                FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id FROM ranked "
+                "ORDER BY turn, update_id LIMIT ?",
+                (time.time() - FAIR_WINDOW_S, n),
+            ).fetchall()
+            db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
         return [Queued(*row) for row in rows]
 
     def position(self, update_id):
