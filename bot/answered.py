@@ -13,16 +13,16 @@ callbacks and rate limiter down to ``AnsweringRequest``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
 from telegram.request import HTTPXRequest
 
-_mark: ContextVar[Callable[[], None] | None] = ContextVar("mark_answered", default=None)
+_mark: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("mark_answered", default=None)
 _final: ContextVar[bool] = ContextVar("final_reply", default=False)
 
 
-def answering(mark: Callable[[], None]) -> None:
+def answering(mark: Callable[[], Awaitable[None]]) -> None:
     """For the current task: ``mark`` records its update as answered."""
     _mark.set(mark)
 
@@ -32,11 +32,11 @@ def final_reply() -> None:
     _final.set(True)
 
 
-def answered() -> None:
+async def answered() -> None:
     """Record the current task's update as answered now (repeating this is harmless)."""
     mark = _mark.get()
     if mark is not None:
-        mark()
+        await mark()
 
 
 class AnsweringRequest(HTTPXRequest):
@@ -45,5 +45,5 @@ class AnsweringRequest(HTTPXRequest):
     async def do_request(self, url, method, request_data=None, *args, **kwargs):
         if _final.get():
             _final.set(False)
-            answered()
+            await answered()
         return await super().do_request(url, method, request_data, *args, **kwargs)

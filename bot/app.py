@@ -11,7 +11,6 @@ import logging
 import secrets
 import signal
 import time
-from collections import OrderedDict
 
 from aiohttp import web
 from telegram import Update
@@ -34,7 +33,6 @@ from .answered import AnsweringRequest
 from .config import Config
 from .intake import Intake
 from .loopwatch import LoopWatch
-from .ratelimit import RateLimiter
 from .scoring import Scorer
 from .store import open_store
 
@@ -48,9 +46,7 @@ class BotState:
     def __init__(self, config: Config, classifier: Classifier):
         self.config = config
         self.scorer = Scorer(classifier, config.max_pending)
-        self.store = open_store(config.state_dir)  # leaderboards, chat settings, users' past answers
-        self._photo_refs: OrderedDict[str, str] = OrderedDict()  # short key -> Telegram file_id, never bytes
-        self.rate_limiter = RateLimiter(config.rate_limit, config.rate_window_s)
+        self.store = open_store(config.state_dir, config.redis_url)  # bot/store: where all state lives
         self._reload_lock = asyncio.Lock()
         self._busy = 0
         self._idle = asyncio.Event()
@@ -67,16 +63,15 @@ class BotState:
             if not self._busy:
                 self._idle.set()
 
-    def remember(self, file_id: str) -> str:
+    async def remember(self, file_id: str) -> str:
         """A short key for a "why?" button (callback data is capped at 64 bytes, file ids are not)."""
         key = secrets.token_urlsafe(9)
-        self._photo_refs[key] = file_id
-        while len(self._photo_refs) > 10_000:
-            self._photo_refs.popitem(last=False)
+        await self.store.remember(key, file_id)
         return key
 
-    def recall(self, key: str) -> str | None:
-        return self._photo_refs.get(key)
+    async def allowance(self, user_id: int) -> float:
+        """Count a photo against the user's rate limit: 0 if allowed, else seconds to wait."""
+        return await self.store.hit(user_id, self.config.rate_limit, self.config.rate_window_s)
 
     async def reload(self) -> tuple[bool, str]:
         """Load the configured model again (MODEL_DIR, or whatever models/DEFAULT names now),
@@ -236,7 +231,7 @@ async def run(
         await application.stop()
         await watch.stop()
     await state.scorer.aclose()
-    state.store.close()
+    await state.store.close()
     log.info("stopped: %s; peak memory %.0f MiB", watch.summary(), peak_rss_mib())
 
 
@@ -256,7 +251,7 @@ async def start_webhook_server(application: Application, config: Config, intake:
             update = Update.de_json(await request.json(), application.bot)
         except (json.JSONDecodeError, ValueError, KeyError, TypeError):
             return web.Response(status=400)
-        intake.record([update])  # committed before Telegram hears 200
+        await intake.record([update])  # committed before Telegram hears 200
         return web.Response(text="ok")
 
     async def healthz(request: web.Request) -> web.Response:

@@ -28,6 +28,7 @@ class Config:
     max_pending: int = 64  # updates handled at once (download to answer); the rest wait in the store
     max_wait_s: float = 600.0  # a photo that waited longer in the queue is asked to be sent again
     admins: frozenset[int] = field(default_factory=frozenset)
+    redis_url: str | None = None  # set: state lives in Redis, shared by every replica
 
     @classmethod
     def from_env(cls, env=None) -> Config:
@@ -52,6 +53,7 @@ class Config:
                 max_pending=int(env.get("MAX_PENDING", cls.max_pending)),
                 max_wait_s=60 * float(env.get("MAX_WAIT_MINUTES", cls.max_wait_s / 60)),
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
+                redis_url=env.get("REDIS_URL") or None,
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from None

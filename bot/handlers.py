@@ -8,21 +8,22 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatAction, ChatType
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from classifier import UnreadableImage
 from classifier.subject import NONE, PERSON
 
 from .answered import final_reply
-from .resultcard import render
+from .resultcard import render, render_album
 from .scoring import Busy
-from .texts import history_line, label_name, selfie_message, text
+from .texts import album_message, history_line, label_name, selfie_message, text
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
 PHOTO_MIN_SIDE = 480  # enough for a 224-px model; larger sizes only cost bandwidth
 MIRROR_CAPTION = re.compile(r"(?i)(^|\s)/mirror(@\w+)?\b")
+MAX_ALBUM = 10  # Telegram's own limit for one album
 
 
 def lang(update: Update) -> str:
@@ -86,7 +87,7 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/me: the user's running answer over their past selfies."""
     state, language = context.bot_data["state"], lang(update)
-    history = state.store.history(update.effective_user.id)
+    history = await state.store.history(update.effective_user.id)
     if history.empty:
         await reply(update.effective_message, text(language, "me_empty"))
         return
@@ -97,7 +98,7 @@ async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def forget_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/forgetme: erase every number kept about the user, everywhere, and say what went."""
     state, language = context.bot_data["state"], lang(update)
-    gone = state.store.forget(update.effective_user.id)
+    gone = await state.store.forget(update.effective_user.id)
     if not gone.total:
         await reply(update.effective_message, text(language, "forgot_nothing"))
         return
@@ -112,7 +113,7 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language, chat_id = lang(update), update.effective_chat.id
     lines = []
     for label in state.scorer.card.labels:
-        ranked = state.store.top(chat_id, label)
+        ranked = await state.store.top(chat_id, label)
         if ranked:
             lines.append(text(language, "top_most", name=label_name(language, label, state.scorer.card)))
             lines += [
@@ -194,7 +195,7 @@ async def play(
     language = lang(update)
     answer_to = reply_to or update.effective_message
     async with state.in_flight():
-        wait = state.rate_limiter.check(update.effective_user.id)
+        wait = await state.allowance(update.effective_user.id)
         if wait:
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
@@ -210,7 +211,7 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     data = await fetch_photo(update, context, photo_message, answer_to)
     if data is None:
         return
-    cards = state.store.cards(chat.id)
+    cards = await state.store.cards(chat.id)
     action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
     await send(lambda: context.bot.send_chat_action(chat.id, action))
     try:
@@ -227,11 +228,13 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     history = None
     if result.subject == PERSON and player:
         if group:
-            state.store.record_score(chat.id, player.id, player.full_name, result.largest.prediction.probabilities)
+            await state.store.record_score(
+                chat.id, player.id, player.full_name, result.largest.prediction.probabilities
+            )
         if len(result.faces) == 1:  # a selfie: it joins the player's running answer
-            history = state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
+            history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
     caption = selfie_message(language, result, card, player.first_name if group and player else None, history)
-    key = state.remember(pick_file(photo_message)[0])
+    key = await state.remember(pick_file(photo_message)[0])
     why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
     if cards:
         picture = await state.scorer.render(render, result, card)
@@ -261,6 +264,84 @@ async def download(update: Update, context, file_id: str, answer_to: Message) ->
         raise
 
 
+async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An album (photos sent together): one answer, a grid card with each photo's score and the
+    album's verdict. In a group only when it asked for the game (/mirror or a mention on any photo)."""
+    state, first = context.bot_data["state"], updates[0]
+    language, chat, player = lang(first), first.effective_chat, first.effective_user
+    messages = [u.effective_message for u in updates if u.effective_message]
+    photos = [m for m in messages if has_image(m)][:MAX_ALBUM]
+    group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+    if group and not any(asks_for_me(m, context.bot.username) for m in messages):
+        return  # friends sharing an album among themselves
+    answer_to = messages[0]
+    if not photos:
+        await reply(answer_to, text(language, "not_image"))
+        return
+    async with state.in_flight():
+        wait = await state.allowance(player.id)
+        if wait:
+            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+            return
+        try:
+            async with state.scorer.admit():
+                await answer_album(context, photos, player, answer_to, group)
+        except Busy:
+            await reply(answer_to, text(language, "busy"))
+
+
+async def answer_album(context, photos: list[Message], player: User, answer_to: Message, group: bool) -> None:
+    state, language, chat_id = context.bot_data["state"], player.language_code, answer_to.chat_id
+    cards = await state.store.cards(chat_id)
+    await send(lambda: context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING))
+    results = await asyncio.gather(*(score_quietly(context, m) for m in photos))
+    card, heads = state.scorer.card, [r.headline for r in results if r is not None and r.headline is not None]
+    if not heads:
+        await reply(answer_to, text(language, "album_none"))
+        return
+    verdict = state.scorer.classifier.explain(
+        [sum(h.probabilities[l] for h in heads) / len(heads) for l in card.labels]
+    )
+    history = None
+    for result in results:
+        if result is None or result.subject != PERSON:
+            continue
+        if group:
+            await state.store.record_score(
+                chat_id, player.id, player.full_name, result.largest.prediction.probabilities
+            )
+        if len(result.faces) == 1:
+            history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
+    caption = album_message(language, results, verdict, card, player.first_name if group else None, history)
+    if cards:
+        picture = await state.scorer.render(render_album, results, card)
+        await answer(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
+    else:
+        await answer(lambda: answer_to.reply_text(caption, do_quote=True))
+
+
+async def score_quietly(context, message: Message):
+    """One photo of an album: its result, or None when it cannot be fetched or read (its tile says so)."""
+    state = context.bot_data["state"]
+    file_id, size = pick_file(message)
+    if size and size > MAX_DOWNLOAD:
+        return None
+    try:
+        tg_file = await send(lambda: context.bot.get_file(file_id))
+        data = bytes(await send(lambda: tg_file.download_as_bytearray()))
+        return await state.scorer.score(data)
+    except UnreadableImage:
+        return None
+    except TelegramError as exc:  # e.g. "file is too big": the other photos are still answered
+        log.info("an album photo could not be fetched: %s", type(exc).__name__)
+        return None
+
+
+def asks_for_me(message: Message, username: str | None) -> bool:
+    """A group message that asks the bot to play: /mirror in its caption, or a mention."""
+    return bool(MIRROR_CAPTION.search(message.caption or "")) or mentions_me(message, username)
+
+
 async def cards_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cards on|off: picture card or text-only answers in this chat."""
     state, language = context.bot_data["state"], lang(update)
@@ -268,7 +349,7 @@ async def cards_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if choice not in ("on", "off"):
         await reply(update.effective_message, text(language, "cards_usage"))
         return
-    state.store.set_cards(update.effective_chat.id, choice == "on")
+    await state.store.set_cards(update.effective_chat.id, choice == "on")
     await reply(update.effective_message, text(language, "cards_" + choice))
 
 
@@ -286,14 +367,14 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """The "why?" button: the heat map of what looked puppy and what looked kitty."""
     state, language, query = context.bot_data["state"], lang(update), update.callback_query
     await send(lambda: query.answer())
-    file_id = state.recall(query.data.split(":", 1)[1])
+    file_id = await state.store.recall(query.data.split(":", 1)[1])
     answer_to = query.message
     if file_id is None or answer_to is None:
         if answer_to is not None:
             await reply(answer_to, text(language, "why_expired"))
         return
     async with state.in_flight():
-        if state.rate_limiter.check(update.effective_user.id):
+        if await state.allowance(update.effective_user.id):
             await reply(answer_to, text(language, "rate_limited", seconds=5))
             return
         try:

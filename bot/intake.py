@@ -12,6 +12,8 @@ is lost when the process dies.
   is recorded as answered as its reply's request starts (``bot/answered.py`` says why that side).
 - A photo expected to wait more than a few seconds gets "you're #12 in line, about 20 s", removed
   when its turn comes; one that waited longer than ``max_wait_s`` gets "please send it again".
+- An album (photos sharing a ``media_group_id``) is one item of the queue: its worker waits until
+  no photo of it has arrived for ``ALBUM_QUIET_S``, takes them all and answers once.
 - Stopping: no new updates are taken, those in hand get ``grace_s`` to finish, the rest stay queued.
 """
 
@@ -28,8 +30,8 @@ from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
 
 from .answered import answering, final_reply
-from .handlers import has_image, lang
-from .store import Store
+from .handlers import album, has_image, lang
+from .store import Incoming, Queued, Store
 from .texts import text
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ POLL_TIMEOUT_S = 10
 NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, about 20 s"
 RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long
 DEFAULT_RATE = 2.0  # answers per second assumed before any are measured
+ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of each other
 
 
 class Intake:
@@ -51,10 +54,13 @@ class Intake:
         self._noted: dict[int | None, int] = {}  # user -> the update whose "in line" note is up
 
     # -- recording ----------------------------------------------------------------------------------
-    def record(self, updates: list[Update]) -> int:
+    async def record(self, updates: list[Update]) -> int:
         """Commit updates to the store (before they are confirmed); returns how many were new."""
-        rows = [(u.update_id, u.effective_user.id if u.effective_user else None, u.to_json()) for u in updates]
-        new = self.store.enqueue(rows) if rows else 0
+        rows = [
+            Incoming(u.update_id, u.effective_user.id if u.effective_user else None, u.to_json(), album_of(u))
+            for u in updates
+        ]
+        new = await self.store.enqueue(rows) if rows else 0
         if new:
             self._wake.set()
             for update in updates:
@@ -80,7 +86,7 @@ class Intake:
         user = update.effective_user.id if update.effective_user else None
         if user in self._noted:
             return
-        place = self.store.position(update.update_id)
+        place = await self.store.position(update.update_id)
         ahead = place - (self.limit - len(self._tasks))  # free workers take the first ones at once
         seconds = ahead / self._per_second()
         if not place or ahead <= 0 or seconds < NOTICE_AFTER_S:
@@ -94,7 +100,7 @@ class Intake:
             log.warning("could not send the place in line: %s", type(exc).__name__)
             self._noted.pop(user, None)
             return
-        if not self.store.set_notice(update.update_id, notice.message_id):
+        if not await self.store.set_notice(update.update_id, notice.message_id):
             self._noted.pop(user, None)
             await _remove(notice.get_bot(), notice.chat_id, notice.message_id)  # its turn came meanwhile
 
@@ -102,7 +108,7 @@ class Intake:
         """Long-poll Telegram until stopped; each batch is recorded before the next call confirms it."""
         bot = self.application.bot
         await bot.delete_webhook(drop_pending_updates=False)
-        last = self.store.last_update_id()
+        last = await self.store.last_update_id()
         offset, pause = (last + 1 if last is not None else None), 1.0
         while not self._stopping.is_set():
             try:
@@ -117,19 +123,19 @@ class Intake:
                 continue
             pause = 1.0
             if updates:
-                self.record(list(updates))
+                await self.record(list(updates))
                 offset = updates[-1].update_id + 1
 
     # -- working ------------------------------------------------------------------------------------
     async def work(self) -> None:
         """Run handlers on recorded updates, at most ``limit`` at once, until stopped."""
-        recovered = self.store.recover()
+        recovered = await self.store.recover()
         if recovered:
             log.info("answering %d updates left unfinished by the last run", recovered)
         while not self._stopping.is_set():
             self._wake.clear()  # before taking: whatever arrives after the take wakes the wait below
             free = self.limit - len(self._tasks)
-            for queued in self.store.take(free) if free > 0 else []:
+            for queued in await self.store.take(free) if free > 0 else []:
                 task = asyncio.create_task(self._handle(queued))
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
@@ -140,25 +146,50 @@ class Intake:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def _handle(self, queued) -> None:
-        answering(lambda: self.store.done(queued.update_id))  # this task's replies mark it done when sent
-        if self._noted.get(queued.user_id) == queued.update_id:
-            del self._noted[queued.user_id]
+    async def _handle(self, queued: Queued) -> None:
+        items = [queued]
         try:
-            update = Update.de_json(json.loads(queued.payload), self.application.bot)
-            if queued.notice and update.effective_chat:  # its turn has come: the "in line" note is done
-                await _remove(self.application.bot, update.effective_chat.id, queued.notice)
-            waited = time.time() - queued.received
+            if queued.album:
+                items = await self._whole_album(queued.album) or items
+            answering(lambda: self._done(items))  # this task's replies mark them done when sent
+            for item in items:
+                if self._noted.get(item.user_id) == item.update_id:
+                    del self._noted[item.user_id]
+            updates = [Update.de_json(json.loads(item.payload), self.application.bot) for item in items]
+            for item, update in zip(items, updates):
+                if item.notice and update.effective_chat:  # its turn has come: the "in line" note is done
+                    await _remove(self.application.bot, update.effective_chat.id, item.notice)
+            update, waited = updates[0], time.time() - min(item.received for item in items)
             if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
                 await self._too_late(update)
+            elif len(updates) > 1:
+                await self._album(updates)
             else:
                 await self.application.process_update(update)
         except asyncio.CancelledError:
             raise  # cut off while stopping: stays taken, and is answered after the restart
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
-        self.store.done(queued.update_id)
-        self._answered.append(time.monotonic())
+        await self._done(items)
+        self._answered.extend([time.monotonic()] * len(items))
+
+    async def _done(self, items: list[Queued]) -> None:
+        for item in items:
+            await self.store.done(item)
+
+    async def _whole_album(self, key: str) -> list[Queued]:
+        """Wait until the album's photos stop arriving, then take them all."""
+        while (wait := await self.store.album_last(key) + ALBUM_QUIET_S - time.time()) > 0:
+            await asyncio.sleep(wait)
+        return await self.store.take_album(key)
+
+    async def _album(self, updates: list[Update]) -> None:
+        application = self.application
+        context = application.context_types.context.from_update(updates[0], application)
+        try:
+            await album(updates, context)
+        except Exception as exc:  # the same error path as a single update's handlers
+            await application.process_error(updates[0], exc)
 
     async def _too_late(self, update: Update) -> None:
         minutes = max(1, round(self.max_wait_s / 60))
@@ -177,7 +208,7 @@ class Intake:
             if pending:
                 log.warning("%d updates did not finish in %.0f s; they stay queued", len(pending), self.grace_s)
                 await asyncio.gather(*pending, return_exceptions=True)
-        left = self.store.queued()
+        left = await self.store.queued()
         if left:
             log.info("%d updates stay queued for the next start", left)
 
@@ -187,3 +218,11 @@ async def _remove(bot, chat_id: int, message_id: int) -> None:
         await bot.delete_message(chat_id, message_id)
     except TelegramError as exc:  # already gone, or too old to delete: nothing a user would miss
         log.info("could not remove a place-in-line message: %s", type(exc).__name__)
+
+
+def album_of(update: Update) -> str | None:
+    """The album an update's photo belongs to, as "<chat id>:<media_group_id>"."""
+    message = update.effective_message
+    if message is None or not message.media_group_id:
+        return None
+    return f"{message.chat_id}:{message.media_group_id}"

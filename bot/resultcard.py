@@ -17,6 +17,7 @@ from classifier.selfie import SelfieResult
 MAX_SIDE = 1024
 MIN_SIDE = 360  # panoramas and slivers are padded to this so labels fit
 PUPPY, KITTY, INK = (255, 140, 0), (40, 120, 255), (20, 20, 28)
+TILE = 400  # an album's grid cell: 3 columns stay under 1,280 px
 
 
 def _font(size: int):
@@ -41,8 +42,13 @@ def label_text(prediction, card) -> tuple[str, tuple[int, int, int]]:
 
 
 def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
+    return _encode(draw(result, card), fmt)
+
+
+def draw(result: SelfieResult, card) -> Image.Image:
+    """The card as a picture: the photo with each face boxed and labelled, or the pet labelled."""
     canvas, scale, (ox, oy) = _fit(result.image)
-    draw = ImageDraw.Draw(canvas)
+    pen = ImageDraw.Draw(canvas)
     size = max(14, min(canvas.size) // 16)
     font, line = _font(size), max(2, size // 7)
     if result.faces_found:
@@ -53,12 +59,12 @@ def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
             text, colour = label_text(face.prediction, card)
             if len(result.faces) > 1:
                 text = f"{number}: {text}"
-            draw.rounded_rectangle((x0, y0, x1, y1), radius=line * 3, outline=colour, width=line)
-            _tag(draw, text, font, colour, (x0, y0), canvas.size, above=True)
+            pen.rounded_rectangle((x0, y0, x1, y1), radius=line * 3, outline=colour, width=line)
+            _tag(pen, text, font, colour, (x0, y0), canvas.size, above=True)
     elif result.pet is not None:
         text, colour = label_text(result.pet, card)
         _tag(
-            draw,
+            pen,
             f"this one: {text}",
             font,
             colour,
@@ -67,14 +73,40 @@ def render(result: SelfieResult, card, fmt: str = "JPEG") -> bytes:
             above=True,
             centred=True,
         )
+    return canvas
+
+
+def render_album(results: list[SelfieResult | None], card, fmt: str = "JPEG") -> bytes:
+    """An album's card: each photo's card in a grid, numbered as in the caption; a photo that could
+    not be read or had neither face nor pet is a grey tile."""
+    columns = 2 if len(results) <= 4 else 3
+    rows = -(-len(results) // columns)
+    cell = TILE
+    grid = Image.new("RGB", (columns * cell, rows * cell), INK)
+    painter = ImageDraw.Draw(grid)
+    font = _font(max(14, cell // 12))
+    for i, result in enumerate(results):
+        x, y = (i % columns) * cell, (i // columns) * cell
+        if result is not None and result.headline is not None:
+            tile = draw(result, card)
+            tile.thumbnail((cell - 8, cell - 8))
+            grid.paste(tile, (x + (cell - tile.width) // 2, y + (cell - tile.height) // 2))
+        else:
+            painter.rectangle((x + 4, y + 4, x + cell - 4, y + cell - 4), fill=(70, 70, 78))
+            painter.text((x + cell / 2, y + cell / 2), "no face or pet", font=font, fill="white", anchor="mm")
+        _tag(painter, str(i + 1), font, INK, (x + 8, y + 8), grid.size, above=False)
+    return _encode(grid, fmt)
+
+
+def _encode(picture: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
-    canvas.save(buf, fmt, quality=88)
+    picture.save(buf, fmt, quality=88)
     return buf.getvalue()
 
 
-def _tag(draw, text, font, colour, anchor, canvas_size, above=True, centred=False):
+def _tag(pen, text, font, colour, anchor, canvas_size, above=True, centred=False):
     """A filled label next to ``anchor``, moved inside the canvas when it would spill over."""
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
     pad = max(3, (bottom - top) // 4)
     w, h = right - left + 2 * pad, bottom - top + 2 * pad
     x = anchor[0] - w / 2 if centred else anchor[0]
@@ -83,5 +115,5 @@ def _tag(draw, text, font, colour, anchor, canvas_size, above=True, centred=Fals
         y = anchor[1] + pad
     x = min(max(x, 0), canvas_size[0] - w)
     y = min(max(y, 0), canvas_size[1] - h)
-    draw.rounded_rectangle((x, y, x + w, y + h), radius=pad, fill=colour)
-    draw.text((x + pad - left, y + pad - top), text, font=font, fill="white")
+    pen.rounded_rectangle((x, y, x + w, y + h), radius=pad, fill=colour)
+    pen.text((x + pad - left, y + pad - top), text, font=font, fill="white")

@@ -23,6 +23,14 @@ TEXTS = {
         "pet": "this one is {percent}% {name} {emoji}",
         "pet_named": "{name}, this one is {percent}% {label} {emoji}",
         "none": "I can't find a face or a pet here. Send a selfie? 🤳",
+        "album_none": "I can't find a face or a pet in these photos. Send a selfie? 🤳",
+        "album_header": "📸 {n} photos:",
+        "album_line": "{number}. {parts}",
+        "album_pet": "{number}. a pet: {parts}",
+        "album_faces": "{number}. {parts} (largest of {faces} faces)",
+        "album_nothing": "{number}. no face or pet",
+        "album_verdict": "Over {n} photos: {parts}",
+        "album_verdict_named": "{name}, over {n} photos: {parts}",
         "history": "📈 you, over {n} selfies: {parts}",
         "history_one": "📈 you, from your one selfie so far: {parts}",
         "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
@@ -79,6 +87,14 @@ TEXTS = {
         "pet": "이 친구는 {percent}% {name} {emoji}",
         "pet_named": "{name}님, 이 친구는 {percent}% {label} {emoji}",
         "none": "얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
+        "album_none": "이 사진들에서 얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
+        "album_header": "📸 사진 {n}장:",
+        "album_line": "{number}. {parts}",
+        "album_pet": "{number}. 반려동물: {parts}",
+        "album_faces": "{number}. {parts} (얼굴 {faces}개 중 가장 큰 얼굴)",
+        "album_nothing": "{number}. 얼굴도 반려동물도 없음",
+        "album_verdict": "사진 {n}장 종합: {parts}",
+        "album_verdict_named": "{name}님, 사진 {n}장 종합: {parts}",
         "history": "📈 지금까지 셀카 {n}장: {parts}",
         "history_one": "📈 지금까지 셀카 1장: {parts}",
         "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
@@ -221,4 +237,29 @@ def selfie_message(lang: str, result, card, name: str | None = None, history=Non
             emoji=EMOJI.get(top_label, ""),
         ).rstrip()
     )
+    return "\n".join(lines)
+
+
+def album_message(lang: str, results: list, verdict, card, name: str | None = None, history=None) -> str:
+    """One line per photo (in the grid's order), then the album's verdict over the photos that had
+    a face or a pet, with bars, and the running answer over the user's selfies."""
+    lines = [text(lang, "album_header", n=len(results))]
+    for number, result in enumerate(results, 1):
+        head = result.headline if result is not None else None
+        if head is None:
+            lines.append(text(lang, "album_nothing", number=number))
+            continue
+        parts = parts_of(lang, head, card)[0]
+        if result.subject == "pet":
+            lines.append(text(lang, "album_pet", number=number, parts=parts))
+        elif len(result.faces) > 1:
+            lines.append(text(lang, "album_faces", number=number, parts=parts, faces=len(result.faces)))
+        else:
+            lines.append(text(lang, "album_line", number=number, parts=parts))
+    counted = sum(1 for r in results if r is not None and r.headline is not None)
+    parts, percents, order = parts_of(lang, verdict, card)
+    key = "album_verdict_named" if name else "album_verdict"
+    lines += ["", text(lang, key, name=name, n=counted, parts=parts), bars(percents, order, card)]
+    if history is not None and history.count >= 2:
+        lines.append(history_line(lang, history, card))
     return "\n".join(lines)

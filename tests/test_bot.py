@@ -379,15 +379,15 @@ async def test_a_long_wait_gets_a_place_in_line_removed_when_the_turn_comes(fake
 async def test_updates_recorded_before_a_crash_are_answered_after_it(fake, tiny_classifier, tmp_path):
     """What a SIGKILL leaves: updates recorded (one taken by a worker, never finished) and already
     confirmed to Telegram, so only the store has them. The next start answers each exactly once."""
-    from bot.store import open_store
+    from bot.store import Incoming, open_store
 
     messages = [fake.message(private(85 + i), user(85 + i), photo=fake.photo_sizes(photo_bytes(i))) for i in range(3)]
     store = open_store(tmp_path)
-    store.enqueue(
-        [(9000 + i, 85 + i, json.dumps({"update_id": 9000 + i, "message": m})) for i, m in enumerate(messages)]
+    await store.enqueue(
+        [Incoming(9000 + i, 85 + i, json.dumps({"update_id": 9000 + i, "message": m})) for i, m in enumerate(messages)]
     )
-    assert [q.update_id for q in store.take(1)] == [9000]  # a worker had it when the process died
-    store.close()
+    assert [q.update_id for q in await store.take(1)] == [9000]  # a worker had it when the process died
+    await store.close()
     async with Harness(fake, tiny_classifier, tmp_path):
         for i in range(3):
             (answer,) = await reply_in(fake, 85 + i)
@@ -395,8 +395,8 @@ async def test_updates_recorded_before_a_crash_are_answered_after_it(fake, tiny_
         await asyncio.sleep(0.5)
     assert all(len(fake.replies_to(85 + i)) == 1 for i in range(3))
     again = open_store(tmp_path)
-    assert again.queued() == 0 and again.recover() == 0
-    again.close()
+    assert await again.queued() == 0 and await again.recover() == 0
+    await again.close()
 
 
 async def test_a_photo_that_waited_too_long_is_asked_again_not_dropped(fake, tiny_classifier, tmp_path):
@@ -685,3 +685,49 @@ async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, 
         assert refused.startswith("kept v-new:") and "probe" in refused
         await send_photo(fake, private(72), user(72))
         assert body((await reply_in(fake, 72))[0]).startswith("you are")
+
+
+# -- albums ---------------------------------------------------------------------------------------
+async def send_album(fake, chat, frm, contents, caption=None, group_id="alb-1") -> list[dict]:
+    messages = []
+    for i, content in enumerate(contents):  # Telegram sends an album as one update per photo
+        fields = {"photo": fake.photo_sizes(content), "media_group_id": group_id}
+        if caption and i == 0:
+            fields["caption"] = caption  # an album's caption rides on its first photo
+        messages.append(fake.message(chat, frm, **fields))
+        await fake.push(messages[-1])
+        await asyncio.sleep(0.2)  # they arrive a moment apart, as from Telegram
+    return messages
+
+
+async def test_an_album_gets_one_grid_answer_with_each_photo_and_a_verdict(fake, bot):
+    contents = [photo_bytes(1), photo_bytes(2), b"not a picture at all", photo_bytes(4), photo_bytes(5)]
+    messages = await send_album(fake, private(70), user(70), contents)
+    (answer,) = await reply_in(fake, 70)
+    await asyncio.sleep(2.5)  # no second answer follows
+    assert fake.replies_to(70) == [answer]
+    assert answer.method == "sendPhoto" and answer.message["reply_to_message_id"] == messages[0]["message_id"]
+    lines = body(answer).splitlines()
+    assert lines[0] == "📸 5 photos:" and lines[3] == "3. no face or pet"
+    assert all(lines[i].startswith(f"{i}. ") and "% puppy" in lines[i] for i in (1, 2, 4, 5))
+    assert any(line.startswith("Over 4 photos: ") for line in lines)  # the unreadable one is not counted
+    grid = Image.open(io.BytesIO(answer.params["photo"]))
+    assert grid.size == (1200, 800)  # 3 columns x 2 rows
+    assert "📈 you, over 4 selfies" in body(answer)  # each selfie joined the running answer
+
+
+async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
+    ko = user(71, "Min", lang="ko")
+    await send_album(fake, GROUP, ko, [photo_bytes(1), photo_bytes(2)], group_id="quiet")
+    await send_album(fake, GROUP, ko, [photo_bytes(3), photo_bytes(4)], caption="/mirror", group_id="game")
+    (answer,) = await reply_in(fake, GROUP["id"])
+    await asyncio.sleep(2.5)
+    assert len(fake.replies_to(GROUP["id"])) == 1  # the album without /mirror was friends sharing photos
+    assert body(answer).startswith("📸 사진 2장:") and "Min님, 사진 2장 종합: " in body(answer)
+    assert [name for name, _ in await bot_store(bot).top(GROUP["id"], "dog")] == ["Min Lee"]
+
+
+def bot_store(harness):
+    from bot.store import open_store
+
+    return open_store(harness.state_dir)

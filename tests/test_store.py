@@ -1,104 +1,146 @@
-"""The embedded store on a real SQLite file: the game, settings, history, forgetting, migration."""
+"""The store on real backends: the game, settings, history, forgetting, the durable queue with
+albums, rate limits and "why?" keys. SQLite on a real file; Redis on a real redis-server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-import threading
 
 import pytest
 
-from bot.store import open_store
+from bot.store import Incoming, open_store
 
 
 @pytest.fixture
-def store(tmp_path):
+async def store(tmp_path):
     s = open_store(tmp_path)
     yield s
-    s.close()
+    await s.close()
 
 
-def test_leaderboard_keeps_each_players_best_and_latest_name(store):
-    store.record_score(-1, 7, "Ann", {"dog": 0.6, "cat": 0.4})
-    store.record_score(-1, 7, "Ann Lee", {"dog": 0.3, "cat": 0.7})
-    store.record_score(-1, 8, "Bob", {"dog": 0.9, "cat": 0.1})
-    store.record_score(-2, 9, "Elsewhere", {"dog": 1.0, "cat": 0.0})
-    assert store.top(-1, "dog") == [("Bob", 0.9), ("Ann Lee", 0.6)]
-    assert store.top(-1, "cat") == [("Ann Lee", 0.7), ("Bob", 0.1)]
-    assert store.top(-3, "dog") == []
+async def test_leaderboard_keeps_each_players_best_and_latest_name(store):
+    await store.record_score(-1, 7, "Ann", {"dog": 0.6, "cat": 0.4})
+    await store.record_score(-1, 7, "Ann Lee", {"dog": 0.3, "cat": 0.7})
+    await store.record_score(-1, 8, "Bob", {"dog": 0.9, "cat": 0.1})
+    await store.record_score(-2, 9, "Elsewhere", {"dog": 1.0, "cat": 0.0})
+    assert await store.top(-1, "dog") == [("Bob", 0.9), ("Ann Lee", 0.6)]
+    assert await store.top(-1, "cat") == [("Ann Lee", 0.7), ("Bob", 0.1)]
+    assert await store.top(-3, "dog") == []
 
 
-def test_history_is_a_running_mean_of_numbers_only(store, tmp_path):
-    assert store.history(5).empty
-    store.add_answer(5, {"cat": 0.2, "dog": 0.8})
-    h = store.add_answer(5, {"cat": 0.6, "dog": 0.4})
+async def test_history_is_a_running_mean_of_numbers_only(store):
+    assert (await store.history(5)).empty
+    await store.add_answer(5, {"cat": 0.2, "dog": 0.8})
+    h = await store.add_answer(5, {"cat": 0.6, "dog": 0.4})
     assert h.count == 2 and h.mean == pytest.approx({"cat": 0.4, "dog": 0.6})
-    assert store.history(6).empty
+    assert (await store.history(6)).empty
+
+
+async def test_forget_erases_one_user_everywhere_and_counts_it(store):
+    await store.add_answer(5, {"cat": 0.2, "dog": 0.8})
+    await store.record_score(-1, 5, "Ann", {"dog": 0.8, "cat": 0.2})
+    await store.record_score(-2, 5, "Ann", {"dog": 0.8, "cat": 0.2})
+    await store.record_score(-1, 6, "Bob", {"dog": 0.5, "cat": 0.5})
+    await store.set_cards(5, False)
+    await store.set_cards(-1, False)  # the group's setting is the group's, not Ann's
+    gone = await store.forget(5)
+    assert (gone.answers, gone.leaderboard_entries, gone.settings) == (1, 2, 1)
+    assert (await store.history(5)).empty and await store.cards(5) is True
+    assert await store.top(-1, "dog") == [("Bob", 0.5)] and await store.top(-2, "dog") == []
+    assert await store.cards(-1) is False
+    assert (await store.forget(5)).total == 0
+
+
+def incoming(update_id, user_id, payload=None, album=None):
+    return Incoming(update_id, user_id, payload or f"u{update_id}", album)
+
+
+async def test_queue_records_once_serves_users_fairly_and_recovers(store):
+    assert await store.enqueue([incoming(i, 80) for i in range(1, 6)] + [incoming(6, 81), incoming(7, None)]) == 7
+    assert await store.enqueue([incoming(3, 80, "again"), incoming(8, 82)]) == 1  # a re-delivery is recognised
+    assert await store.last_update_id() == 8 and await store.queued() == 8
+    first = await store.take(3)
+    assert [q.update_id for q in first] == [1, 6, 7] and first[0].payload == "u1"  # everyone's first
+    assert [q.update_id for q in await store.take(2)] == [8, 2]
+    await store.done(first[0])
+    assert await store.recover() == 4  # taken but never done: a crash; they go back to the queue
+    order = []
+    while batch := await store.take(1):
+        order.append(batch[0].update_id)
+        await store.done(batch[0])
+    assert sorted(order) == [2, 3, 4, 5, 6, 7, 8] and await store.queued() == 0 and await store.recover() == 0
+    assert await store.take(5) == []
+
+
+async def test_an_album_is_one_item_of_the_queue_and_is_taken_whole(store):
+    await store.enqueue([incoming(1, 90, album="-5:a"), incoming(2, 90, album="-5:a"), incoming(3, 91)])
+    await store.enqueue([incoming(4, 90, album="-5:a")])  # the album's last photo comes a moment later
+    taken = await store.take(10)
+    assert [(q.update_id, q.album) for q in taken] == [(1, "-5:a"), (3, None)]  # the album once, by its first
+    assert await store.album_last("-5:a") >= taken[0].received
+    whole = await store.take_album("-5:a")
+    assert [q.update_id for q in whole] == [1, 2, 4] and {q.payload for q in whole} == {"u1", "u2", "u4"}
+    assert await store.take(10) == [] and await store.queued() == 0
+    assert await store.recover() == 4  # nothing done yet: after a crash the album comes back, still as one
+    (again,) = [q for q in await store.take(10) if q.album]
+    assert again.update_id == 1 and [q.update_id for q in await store.take_album("-5:a")] == [1, 2, 4]
+    for q in whole:
+        await store.done(q)
+    assert await store.recover() == 1 and [q.update_id for q in await store.take(10)] == [3]
+
+
+async def test_rate_limit_and_why_keys(store):
+    assert [await store.hit(7, 2, 60) for _ in range(2)] == [0.0, 0.0]
+    wait = await store.hit(7, 2, 60)
+    assert 55 < wait <= 60 and await store.hit(8, 2, 60) == 0.0  # per user
+    await store.remember("k1", "file-abc")
+    assert await store.recall("k1") == "file-abc" and await store.recall("nope") is None
+    await store.remember("short", "file-x", ttl_s=0.05)
+    await asyncio.sleep(0.2)
+    assert await store.recall("short") is None
+    assert await store.ping() is True
+
+
+async def test_sqlite_keeps_numbers_only_and_survives_a_restart(tmp_path):
+    first = open_store(tmp_path)
+    await asyncio.gather(*(first.add_answer(u, {"cat": 0.5, "dog": 0.5}) for u in range(8) for _ in range(25)))
+    await first.close()
+    again = open_store(tmp_path)
+    assert [(await again.history(u)).count for u in range(8)] == [25] * 8
+    await again.close()
     rows = sqlite3.connect(tmp_path / "mirror.sqlite3").execute("SELECT * FROM answers").fetchall()
     assert all(len(r) == 3 and isinstance(r[2], str) and json.loads(r[2]) for r in rows)  # user, time, numbers
 
 
-def test_forget_erases_one_user_everywhere_and_counts_it(store):
-    store.add_answer(5, {"cat": 0.2, "dog": 0.8})
-    store.record_score(-1, 5, "Ann", {"dog": 0.8, "cat": 0.2})
-    store.record_score(-2, 5, "Ann", {"dog": 0.8, "cat": 0.2})
-    store.record_score(-1, 6, "Bob", {"dog": 0.5, "cat": 0.5})
-    store.set_cards(5, False)
-    store.set_cards(-1, False)  # the group's setting is the group's, not Ann's
-    gone = store.forget(5)
-    assert (gone.answers, gone.leaderboard_entries, gone.settings) == (1, 2, 1)
-    assert store.history(5).empty and store.cards(5) is True
-    assert store.top(-1, "dog") == [("Bob", 0.5)] and store.top(-2, "dog") == []
-    assert store.cards(-1) is False
-    assert store.forget(5).total == 0
+async def test_a_database_from_before_albums_gains_the_column(tmp_path):
+    db = sqlite3.connect(tmp_path / "mirror.sqlite3")
+    db.execute(
+        "CREATE TABLE updates (update_id INTEGER PRIMARY KEY, user_id INTEGER, received REAL NOT NULL, "
+        "state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER)"
+    )
+    db.execute("INSERT INTO updates (update_id, user_id, received, payload) VALUES (5, 1, 0, 'old')")
+    db.commit()
+    db.close()
+    store = open_store(tmp_path)
+    (old,) = await store.take(5)
+    assert old.update_id == 5 and old.album is None and old.payload == "old"
+    await store.close()
 
 
-def test_survives_a_restart_and_many_threads(tmp_path):
-    first = open_store(tmp_path)
-    threads = [
-        threading.Thread(target=lambda u=u: [first.add_answer(u, {"cat": 0.5, "dog": 0.5}) for _ in range(25)])
-        for u in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    first.close()
-    again = open_store(tmp_path)
-    assert [again.history(u).count for u in range(8)] == [25] * 8
-    again.close()
-
-
-def test_older_json_files_are_migrated_once_and_removed(tmp_path):
+async def test_older_json_files_are_migrated_once_and_removed(tmp_path):
     (tmp_path / "leaderboard.json").write_text(
         json.dumps({"-100": {"7": {"name": "Ann", "best": {"dog": 0.9, "cat": 0.3}}}}), encoding="utf-8"
     )
     (tmp_path / "settings.json").write_text(json.dumps({"7": {"cards": False}}), encoding="utf-8")
     store = open_store(tmp_path)
-    assert store.top(-100, "dog") == [("Ann", 0.9)] and store.cards(7) is False
+    assert await store.top(-100, "dog") == [("Ann", 0.9)] and await store.cards(7) is False
     assert not (tmp_path / "leaderboard.json").exists() and not (tmp_path / "settings.json").exists()
-    store.close()
+    await store.close()
 
 
-def test_an_unreadable_json_file_is_left_for_a_human(tmp_path):
+async def test_an_unreadable_json_file_is_left_for_a_human(tmp_path):
     (tmp_path / "leaderboard.json").write_text("{not json", encoding="utf-8")
     store = open_store(tmp_path)
-    assert (tmp_path / "leaderboard.json").exists() and store.top(-1, "dog") == []
-    store.close()
-
-
-def test_queue_records_once_serves_users_fairly_and_recovers(store):
-    assert store.enqueue([(i, 80, f"a{i}") for i in range(1, 6)] + [(6, 81, "b"), (7, None, "c")]) == 7
-    assert store.enqueue([(3, 80, "again"), (8, 82, "d")]) == 1  # Telegram re-delivered 3: recognised
-    assert store.last_update_id() == 8 and store.queued() == 8
-    first = store.take(3)
-    assert [q.update_id for q in first] == [1, 6, 7] and first[0].payload == "a1"  # everyone's first
-    assert [q.update_id for q in store.take(2)] == [8, 2]
-    store.done(1)
-    assert store.recover() == 4  # taken but never done: a crash; they go back to the queue
-    order = []
-    while batch := store.take(1):
-        order.append(batch[0].update_id)
-        store.done(order[-1])
-    assert sorted(order) == [2, 3, 4, 5, 6, 7, 8] and store.queued() == 0 and store.recover() == 0
-    assert store.take(5) == []
+    assert (tmp_path / "leaderboard.json").exists() and await store.top(-1, "dog") == []
+    await store.close()

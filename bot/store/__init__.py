@@ -1,16 +1,22 @@
-"""Where the bot's state lives: leaderboards, chat settings and each user's past answers (numbers
-only, never photos). ``base.Store`` is the interface handlers use; ``open_store`` picks the backend."""
+"""Where the bot's state lives: the queue of incoming updates, leaderboards, chat settings, each
+user's past answers (numbers only, never photos), rate limits and "why?" keys.
+
+``base.Store`` is the interface handlers use; ``open_store`` picks the backend: one SQLite file in
+STATE_DIR by default, Redis when REDIS_URL is set (several replicas share it)."""
 
 from pathlib import Path
 
-from .base import History, Store
+from .base import History, Incoming, Queued, Store
 
 
-def open_store(state_dir: Path) -> Store:
-    """The embedded default: one SQLite file in ``state_dir`` (older JSON files are migrated)."""
+def open_store(state_dir: Path, redis_url: str | None = None) -> Store:
+    if redis_url:
+        from .redis import RedisStore
+
+        return RedisStore(redis_url)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(Path(state_dir) / "mirror.sqlite3")
 
 
-__all__ = ["History", "Store", "open_store"]
+__all__ = ["History", "Incoming", "Queued", "Store", "open_store"]

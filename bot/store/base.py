@@ -1,9 +1,16 @@
-"""The one interface every backend implements; handlers never know which one runs."""
+"""The one interface every backend implements; handlers never know which one runs.
+
+All methods are coroutines: the embedded SQLite backend answers in well under a millisecond on
+the loop, the Redis backend over the network. Every backend keeps numbers and Telegram's JSON
+(file ids), never photo bytes.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+WHY_TTL_S = 7 * 24 * 3600  # a "why?" button works for a week (Telegram keeps file ids much longer)
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,16 @@ class Forgotten:
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """An update to record: Telegram's JSON, who sent it, and the album it belongs to (if any)."""
+
+    update_id: int
+    user_id: int | None
+    payload: str
+    album: str | None = None  # "<chat id>:<media_group_id>": an album's photos are answered together
+
+
+@dataclass(frozen=True)
 class Queued:
     """A recorded update waiting for (or taken by) a worker: Telegram's JSON, never photo bytes."""
 
@@ -38,67 +55,95 @@ class Queued:
     received: float  # time.time() when it was recorded
     notice: int | None = None  # the "you're #12 in line" message sent for it, to remove when answered
     user_id: int | None = None
+    album: str | None = None  # set: this stands for its whole album; ``take_album`` gives every photo
+    ref: str | None = None  # the backend's own handle (a stream entry id), passed back to ``done``
 
 
 class Store(ABC):
     # -- the durable queue of incoming updates ------------------------------------------------------
     @abstractmethod
-    def enqueue(self, updates: list[tuple[int, int | None, str]]) -> int:
-        """Record (update_id, user_id, JSON) durably; an id seen before is ignored. Returns how many were new."""
+    async def enqueue(self, updates: list[Incoming]) -> int:
+        """Record updates durably; an id seen before is ignored. Returns how many were new."""
 
     @abstractmethod
-    def take(self, n: int) -> list[Queued]:
-        """Up to ``n`` pending updates, fair between users (everyone's first before anyone's second)."""
+    async def take(self, n: int) -> list[Queued]:
+        """Up to ``n`` pending updates, fair between users (everyone's first before anyone's
+        second). An album comes as one item (its first photo) with ``album`` set."""
 
     @abstractmethod
-    def done(self, update_id: int) -> None: ...
+    async def album_last(self, album: str) -> float:
+        """When the album's newest photo was recorded (time.time()), to wait for the rest of it."""
 
     @abstractmethod
-    def position(self, update_id: int) -> int:
+    async def take_album(self, album: str) -> list[Queued]:
+        """Every photo of an album (including the one ``take`` gave), all marked taken."""
+
+    @abstractmethod
+    async def done(self, queued: Queued) -> None:
+        """The update is answered: it is never handed out again."""
+
+    @abstractmethod
+    async def position(self, update_id: int) -> int:
         """Where a queued update stands in the fair order (1: next); 0 when it is no longer waiting."""
 
     @abstractmethod
-    def set_notice(self, update_id: int, message_id: int) -> bool:
+    async def set_notice(self, update_id: int, message_id: int) -> bool:
         """Remember the "in line" message sent for a waiting update; False once a worker has taken it."""
 
     @abstractmethod
-    def recover(self) -> int:
-        """After a crash: updates taken but never done go back to the queue. Returns how many."""
+    async def recover(self) -> int:
+        """Updates taken but never done (a crash) go back to the queue. Returns how many."""
 
     @abstractmethod
-    def queued(self) -> int:
+    async def queued(self) -> int:
         """How many updates wait to be taken."""
 
     @abstractmethod
-    def last_update_id(self) -> int | None:
+    async def last_update_id(self) -> int | None:
         """The newest update recorded, so polling resumes after it."""
 
     # -- the game: each player's best score per label, per chat -----------------------------------
     @abstractmethod
-    def record_score(self, chat_id: int, user_id: int, name: str, probabilities: dict[str, float]) -> None: ...
+    async def record_score(self, chat_id: int, user_id: int, name: str, probabilities: dict[str, float]) -> None: ...
 
     @abstractmethod
-    def top(self, chat_id: int, label: str, n: int = 3) -> list[tuple[str, float]]: ...
+    async def top(self, chat_id: int, label: str, n: int = 3) -> list[tuple[str, float]]: ...
 
     # -- per-chat settings ------------------------------------------------------------------------
     @abstractmethod
-    def cards(self, chat_id: int) -> bool:
+    async def cards(self, chat_id: int) -> bool:
         """Answer with a picture card (default) or text only."""
 
     @abstractmethod
-    def set_cards(self, chat_id: int, on: bool) -> None: ...
+    async def set_cards(self, chat_id: int, on: bool) -> None: ...
 
     # -- each user's answers over time --------------------------------------------------------------
     @abstractmethod
-    def add_answer(self, user_id: int, probabilities: dict[str, float]) -> History:
+    async def add_answer(self, user_id: int, probabilities: dict[str, float]) -> History:
         """Keep one answer (numbers only) and return the user's history including it."""
 
     @abstractmethod
-    def history(self, user_id: int) -> History: ...
+    async def history(self, user_id: int) -> History: ...
 
     @abstractmethod
-    def forget(self, user_id: int) -> Forgotten:
+    async def forget(self, user_id: int) -> Forgotten:
         """Erase everything kept about a user: answers, leaderboard entries, their private chat's settings."""
 
-    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+    # -- short-lived keys -------------------------------------------------------------------------------
+    @abstractmethod
+    async def hit(self, user_id: int, limit: int, window_s: float) -> float:
+        """Count one photo against the user's allowance: 0 if allowed, else seconds to wait."""
+
+    @abstractmethod
+    async def remember(self, key: str, file_id: str, ttl_s: float = WHY_TTL_S) -> None:
+        """Keep a photo's Telegram file id under a short key (a "why?" button's callback data)."""
+
+    @abstractmethod
+    async def recall(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """The store answers (for /readyz)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         pass

@@ -1,7 +1,7 @@
 """The embedded store: one SQLite file (standard library), write-ahead log, one connection.
 
-Each call is one short transaction (well under a millisecond), so handlers call it directly;
-a crash leaves the last committed state. The JSON files of earlier versions (``leaderboard.json``,
+Each call is one short transaction (well under a millisecond), run on the event loop itself; a
+crash leaves the last committed state. One process owns the file (several replicas use Redis). The JSON files of earlier versions (``leaderboard.json``,
 ``settings.json`` beside the database) are read once on first start, then deleted.
 """
 
@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import Forgotten, History, Queued, Store
+from .base import WHY_TTL_S, Forgotten, History, Queued, Store
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +31,28 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_by_user ON answers (user_id);
 CREATE TABLE IF NOT EXISTS updates (
     update_id INTEGER PRIMARY KEY, user_id INTEGER, received REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER
+    state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER, album TEXT
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
+CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_by_user ON hits (user_id, at);
 """
+ALBUM_INDEX = "CREATE INDEX IF NOT EXISTS updates_by_album ON updates (album, state) WHERE album IS NOT NULL"
 FAIR_WINDOW_S = 600  # updates served in the last 10 minutes count against a user's next turn
 # a user's turn: their place among their own waiting updates, plus how many of theirs were served
 # lately, so someone with 50 photos goes behind everyone's first (parameter: the window's start)
 FAIR_ORDER = (
     "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
     "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
-    "ranked AS (SELECT u.update_id, u.user_id, u.payload, u.received, u.notice, "
+    "ranked AS (SELECT u.update_id, u.user_id, u.payload, u.received, u.notice, u.album, "
     "coalesce(s.n, 0) + ROW_NUMBER() OVER "
     "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
-    "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending') "
+    "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending' "
+    # an album is one item: its first pending photo, and none while a worker has the album
+    "AND (u.album IS NULL OR (u.update_id = (SELECT min(a.update_id) FROM updates a "
+    "WHERE a.album = u.album AND a.state = 'pending') AND NOT EXISTS (SELECT 1 FROM updates t "
+    "WHERE t.album = u.album AND t.state = 'taken')))) "
 )
 KEEP_DONE_S = 24 * 3600  # answered updates' ids are kept a day, so a re-delivered one is recognised
 
@@ -59,6 +67,10 @@ class SQLiteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(updates)")}
+            if "album" not in columns:  # a database from before albums
+                self._db.execute("ALTER TABLE updates ADD COLUMN album TEXT")
+            self._db.execute(ALBUM_INDEX)
         self._migrate_json(self.path.parent)
 
     @contextlib.contextmanager
@@ -78,33 +90,49 @@ class SQLiteStore(Store):
             return [db.execute(sql, args).fetchall() for sql, args in statements]
 
     # -- the durable queue ----------------------------------------------------------------------------
-    def enqueue(self, updates):
+    async def enqueue(self, updates):
         now = time.time()
         rows = self._tx(
             [
                 (
-                    "INSERT INTO updates (update_id, user_id, received, payload) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO updates (update_id, user_id, received, payload, album) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (update_id) DO NOTHING RETURNING 1",
-                    (update_id, user_id, now, payload),
+                    (u.update_id, u.user_id, now, u.payload, u.album),
                 )
-                for update_id, user_id, payload in updates
+                for u in updates
             ]
         )
         return sum(len(r) for r in rows)
 
-    def take(self, n):
+    async def take(self, n):
         if n <= 0:
             return []
         with self._transaction() as db:
             rows = db.execute(
-                FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id FROM ranked "
+                FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id, album FROM ranked "
                 "ORDER BY turn, update_id LIMIT ?",
                 (time.time() - FAIR_WINDOW_S, n),
             ).fetchall()
             db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
         return [Queued(*row) for row in rows]
 
-    def position(self, update_id):
+    async def album_last(self, album):
+        (rows,) = self._tx([("SELECT max(received) FROM updates WHERE album = ?", (album,))])
+        return rows[0][0] or 0.0
+
+    async def take_album(self, album):
+        (rows,) = self._tx(
+            [
+                (
+                    "UPDATE updates SET state = 'taken' WHERE album = ? AND state != 'done' "
+                    "RETURNING update_id, payload, received, notice, user_id, album",
+                    (album,),
+                )
+            ]
+        )
+        return sorted((Queued(*row) for row in rows), key=lambda q: q.update_id)
+
+    async def position(self, update_id):
         (rows,) = self._tx(
             [
                 (
@@ -116,7 +144,7 @@ class SQLiteStore(Store):
         )
         return rows[0][0]
 
-    def set_notice(self, update_id, message_id):
+    async def set_notice(self, update_id, message_id):
         (rows,) = self._tx(
             [
                 (
@@ -127,41 +155,32 @@ class SQLiteStore(Store):
         )
         return bool(rows)
 
-    def done(self, update_id):
-        self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (update_id,))])
+    async def done(self, queued):
+        self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (queued.update_id,))])
 
-    def recover(self):
-        (rows, _) = self._tx(
+    async def recover(self):
+        rows, _ = self._tx(
             [
                 ("UPDATE updates SET state = 'pending' WHERE state = 'taken' RETURNING 1", ()),
                 ("DELETE FROM updates WHERE state = 'done' AND received < ?", (time.time() - KEEP_DONE_S,)),
+                ("DELETE FROM refs WHERE expires < ?", (time.time(),)),
             ]
-        )
+        )[0:2]
         return len(rows)
 
-    def queued(self):
+    async def queued(self):
         (rows,) = self._tx([("SELECT count(*) FROM updates WHERE state = 'pending'", ())])
         return rows[0][0]
 
-    def last_update_id(self):
+    async def last_update_id(self):
         (rows,) = self._tx([("SELECT max(update_id) FROM updates", ())])
         return rows[0][0]
 
     # -- game ---------------------------------------------------------------------------------------
-    def record_score(self, chat_id, user_id, name, probabilities):
-        self._tx(
-            [
-                (
-                    "INSERT INTO scores VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id, label) "
-                    "DO UPDATE SET best = max(best, excluded.best), name = excluded.name",
-                    (chat_id, user_id, label, round(float(p), 4), name),
-                )
-                for label, p in probabilities.items()
-            ]
-            + [("UPDATE scores SET name = ? WHERE chat_id = ? AND user_id = ?", (name, chat_id, user_id))]
-        )
+    async def record_score(self, chat_id, user_id, name, probabilities):
+        self._tx(_score_rows(chat_id, user_id, name, probabilities))
 
-    def top(self, chat_id, label, n=3):
+    async def top(self, chat_id, label, n=3):
         (rows,) = self._tx(
             [
                 (
@@ -173,22 +192,15 @@ class SQLiteStore(Store):
         return [(name, best) for name, best in rows]
 
     # -- settings -------------------------------------------------------------------------------------
-    def cards(self, chat_id):
+    async def cards(self, chat_id):
         (rows,) = self._tx([("SELECT cards FROM settings WHERE chat_id = ?", (chat_id,))])
         return bool(rows[0][0]) if rows else True
 
-    def set_cards(self, chat_id, on):
-        self._tx(
-            [
-                (
-                    "INSERT INTO settings VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE SET cards = excluded.cards",
-                    (chat_id, int(on)),
-                )
-            ]
-        )
+    async def set_cards(self, chat_id, on):
+        self._tx([(SET_CARDS, (chat_id, int(on)))])
 
     # -- history --------------------------------------------------------------------------------------
-    def add_answer(self, user_id, probabilities):
+    async def add_answer(self, user_id, probabilities):
         numbers = json.dumps({k: round(float(v), 4) for k, v in probabilities.items()})
         _, rows = self._tx(
             [
@@ -198,23 +210,46 @@ class SQLiteStore(Store):
         )
         return _history(rows)
 
-    def history(self, user_id):
+    async def history(self, user_id):
         (rows,) = self._tx([("SELECT probabilities FROM answers WHERE user_id = ?", (user_id,))])
         return _history(rows)
 
-    def forget(self, user_id):
+    async def forget(self, user_id):
         counts = self._tx(
             [
                 ("DELETE FROM answers WHERE user_id = ? RETURNING 1", (user_id,)),
                 ("SELECT DISTINCT chat_id FROM scores WHERE user_id = ?", (user_id,)),  # one entry per chat
                 ("DELETE FROM scores WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM settings WHERE chat_id = ? RETURNING 1", (user_id,)),
+                ("DELETE FROM hits WHERE user_id = ?", (user_id,)),
             ]
         )
-        answers, chats, _, settings = (len(rows) for rows in counts)
+        answers, chats, _, settings, _ = (len(rows) for rows in counts)
         return Forgotten(answers, chats, settings)
 
-    def close(self):
+    # -- short-lived keys ---------------------------------------------------------------------------
+    async def hit(self, user_id, limit, window_s):
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("DELETE FROM hits WHERE user_id = ? AND at <= ?", (user_id, now - window_s))
+            times = [t for (t,) in db.execute("SELECT at FROM hits WHERE user_id = ? ORDER BY at", (user_id,))]
+            if len(times) >= limit:
+                return window_s - (now - times[0])
+            db.execute("INSERT INTO hits VALUES (?, ?)", (user_id, now))
+        return 0.0
+
+    async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
+        self._tx([("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (key, file_id, time.time() + ttl_s))])
+
+    async def recall(self, key):
+        (rows,) = self._tx([("SELECT file_id FROM refs WHERE key = ? AND expires >= ?", (key, time.time()))])
+        return rows[0][0] if rows else None
+
+    async def ping(self):
+        self._tx([("SELECT 1", ())])
+        return True
+
+    async def close(self):
         with self._lock:
             self._db.close()
 
@@ -235,12 +270,26 @@ class SQLiteStore(Store):
     def _import_leaderboard(self, data: dict) -> None:
         for chat_id, players in data.items():
             for user_id, player in players.items():
-                self.record_score(int(chat_id), int(user_id), str(player["name"]), player.get("best", {}))
+                self._tx(_score_rows(int(chat_id), int(user_id), str(player["name"]), player.get("best", {})))
 
     def _import_settings(self, data: dict) -> None:
         for chat_id, values in data.items():
             if "cards" in values:
-                self.set_cards(int(chat_id), bool(values["cards"]))
+                self._tx([(SET_CARDS, (int(chat_id), int(bool(values["cards"]))))])
+
+
+SET_CARDS = "INSERT INTO settings VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE SET cards = excluded.cards"
+
+
+def _score_rows(chat_id, user_id, name, probabilities) -> list[tuple[str, tuple]]:
+    return [
+        (
+            "INSERT INTO scores VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id, label) "
+            "DO UPDATE SET best = max(best, excluded.best), name = excluded.name",
+            (chat_id, user_id, label, round(float(p), 4), name),
+        )
+        for label, p in probabilities.items()
+    ] + [("UPDATE scores SET name = ? WHERE chat_id = ? AND user_id = ?", (name, chat_id, user_id))]
 
 
 def _history(rows: list[tuple]) -> History:
