@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file (standard library), write-ahead log, one connection.
 
 Each call is one short transaction (well under a millisecond), run on the event loop itself; a
-crash leaves the last committed state. One process owns the file (several replicas use Redis). The JSON files of earlier versions (``leaderboard.json``,
-``settings.json`` beside the database) are read once on first start, then deleted.
+crash leaves the last committed state. One process owns the file (several replicas use Redis).
+The JSON files of earlier versions (``leaderboard.json``, ``settings.json`` beside the database)
+are read once on first start, then deleted.
 """
 
 from __future__ import annotations
