@@ -15,16 +15,37 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from telegram.request import HTTPXRequest
 
-_mark: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("mark_answered", default=None)
+
+@dataclass
+class Ticket:
+    """One update's claim to be answered: ``mark`` records it; ``handed_over`` when another task
+    (a group's outbox) will send the answer, and so record it, later."""
+
+    mark: Callable[[], Awaitable[None]]
+    handed_over: bool = False
+
+
+_ticket: ContextVar[Ticket | None] = ContextVar("answer_ticket", default=None)
 _final: ContextVar[bool] = ContextVar("final_reply", default=False)
 
 
-def answering(mark: Callable[[], Awaitable[None]]) -> None:
+def answering(mark: Callable[[], Awaitable[None]]) -> Ticket:
     """For the current task: ``mark`` records its update as answered."""
-    _mark.set(mark)
+    ticket = Ticket(mark)
+    _ticket.set(ticket)
+    return ticket
+
+
+def hand_over() -> Ticket | None:
+    """The current update's answer will be sent by someone else, who calls its ``mark``."""
+    ticket = _ticket.get()
+    if ticket is not None:
+        ticket.handed_over = True
+    return ticket
 
 
 def final_reply() -> None:
@@ -34,9 +55,9 @@ def final_reply() -> None:
 
 async def answered() -> None:
     """Record the current task's update as answered now (repeating this is harmless)."""
-    mark = _mark.get()
-    if mark is not None:
-        await mark()
+    ticket = _ticket.get()
+    if ticket is not None:
+        await ticket.mark()
 
 
 class AnsweringRequest(HTTPXRequest):

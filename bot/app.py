@@ -15,7 +15,6 @@ import time
 from aiohttp import web
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -33,8 +32,11 @@ from .answered import AnsweringRequest
 from .config import Config
 from .intake import Intake
 from .loopwatch import LoopWatch
+from .outbox import Outbox
+from .pacing import ChatPacer, TelegramLimits
 from .scoring import Scorer
 from .store import open_store
+from .texts import text
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
@@ -43,8 +45,9 @@ WEBHOOK_PATH = "/telegram"
 class BotState:
     """Everything the handlers share, kept in ``application.bot_data['state']``."""
 
-    def __init__(self, config: Config, classifier: Classifier):
+    def __init__(self, config: Config, classifier: Classifier, pacer: ChatPacer):
         self.config = config
+        self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
         self.scorer = Scorer(classifier, config.max_pending)
         self.store = open_store(config.state_dir, config.redis_url)  # bot/store: where all state lives
         self._reload_lock = asyncio.Lock()
@@ -123,8 +126,10 @@ def configure_logging(config: Config, level=logging.INFO) -> None:
 
 
 def build_application(config: Config, classifier: Classifier) -> Application:
-    application = _builder(config).build()
-    application.bot_data["state"] = BotState(config, classifier)
+    # Telegram's per-chat limits, shared by the rate limiter and the outbox
+    pacer = ChatPacer(group_limit=config.group_messages, group_period=config.group_period_s)
+    application = _builder(config, pacer).build()
+    application.bot_data["state"] = BotState(config, classifier, pacer)
     add_handlers(application)
     return application
 
@@ -142,7 +147,7 @@ class PacedBot(ExtBot):
         return await super().get_updates(offset, UPDATES_PER_POLL if limit is None else limit, *args, **kwargs)
 
 
-def _builder(config: Config):
+def _builder(config: Config, pacer: ChatPacer):
     # a pool of 16 connections: httpx scans the whole pool on every request, so 64 cost a tenth
     # of the loop's time under load; requests queue for a free one (pool_timeout) instead of failing
     bot = PacedBot(
@@ -151,7 +156,7 @@ def _builder(config: Config):
         base_file_url=config.file_base_url,
         request=AnsweringRequest(connection_pool_size=16, pool_timeout=30.0),
         get_updates_request=HTTPXRequest(connection_pool_size=2),
-        rate_limiter=AIORateLimiter(max_retries=3),  # honours 429 retry_after
+        rate_limiter=TelegramLimits(pacer),  # Telegram's limits; honours 429 retry_after
     )
     # updates come through the durable intake (bot/intake.py), not PTB's own updater
     return ApplicationBuilder().bot(bot).concurrent_updates(256).updater(None)
@@ -226,6 +231,7 @@ async def run(
         if runner:
             await runner.cleanup()
         await intake.stop()
+        await state.outbox.close(timeout=10.0)  # what a group's allowance lets out soon; the rest stays queued
         await asyncio.gather(workers, return_exceptions=True)
         await state.drain()
         await application.stop()

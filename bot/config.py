@@ -28,6 +28,8 @@ class Config:
     max_pending: int = 64  # updates handled at once (download to answer); the rest wait in the store
     max_wait_s: float = 600.0  # a photo that waited longer in the queue is asked to be sent again
     admins: frozenset[int] = field(default_factory=frozenset)
+    group_messages: int = 20  # Telegram's allowance per group ...
+    group_period_s: float = 60.0  # ... per this many seconds; answers over it are merged
     redis_url: str | None = None  # set: state lives in Redis, shared by every replica
 
     @classmethod
@@ -53,6 +55,7 @@ class Config:
                 max_pending=int(env.get("MAX_PENDING", cls.max_pending)),
                 max_wait_s=60 * float(env.get("MAX_WAIT_MINUTES", cls.max_wait_s / 60)),
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
+                group_messages=int(env.get("GROUP_MESSAGES_PER_MINUTE", cls.group_messages)),
                 redis_url=env.get("REDIS_URL") or None,
             )
         except ValueError as exc:

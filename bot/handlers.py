@@ -17,7 +17,7 @@ from classifier.subject import NONE, PERSON
 from .answered import final_reply
 from .resultcard import render, render_album
 from .scoring import Busy
-from .texts import album_message, history_line, label_name, selfie_message, text
+from .texts import album_message, album_verdict, history_line, label_name, one_line, selfie_message, text
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
@@ -238,9 +238,10 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
     if cards:
         picture = await state.scorer.render(render, result, card)
-        await answer(lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True))
+        single = lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True)  # noqa: E731
     else:
-        await answer(lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True))
+        single = lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True)  # noqa: E731
+    await state.outbox.answer(answer_to, single, one_line(language, result, card, caption, player))
 
 
 async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:
@@ -315,9 +316,11 @@ async def answer_album(context, photos: list[Message], player: User, answer_to: 
     caption = album_message(language, results, verdict, card, player.first_name if group else None, history)
     if cards:
         picture = await state.scorer.render(render_album, results, card)
-        await answer(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
+        single = lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True)  # noqa: E731
     else:
-        await answer(lambda: answer_to.reply_text(caption, do_quote=True))
+        single = lambda: answer_to.reply_text(caption, do_quote=True)  # noqa: E731
+    line = album_verdict(language, verdict, len(heads), card, player.first_name)
+    await state.outbox.answer(answer_to, single, line)
 
 
 async def score_quietly(context, message: Message):

@@ -147,11 +147,11 @@ class Intake:
         self._wake.set()
 
     async def _handle(self, queued: Queued) -> None:
-        items = [queued]
+        items, ticket = [queued], None
         try:
             if queued.album:
                 items = await self._whole_album(queued.album) or items
-            answering(lambda: self._done(items))  # this task's replies mark them done when sent
+            ticket = answering(lambda: self._done(items))  # this task's replies mark them done when sent
             for item in items:
                 if self._noted.get(item.user_id) == item.update_id:
                     del self._noted[item.user_id]
@@ -170,7 +170,8 @@ class Intake:
             raise  # cut off while stopping: stays taken, and is answered after the restart
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
-        await self._done(items)
+        if ticket is None or not ticket.handed_over:  # handed over: the outbox records it when sent
+            await self._done(items)
         self._answered.extend([time.monotonic()] * len(items))
 
     async def _done(self, items: list[Queued]) -> None:

@@ -31,6 +31,7 @@ TEXTS = {
         "album_nothing": "{number}. no face or pet",
         "album_verdict": "Over {n} photos: {parts}",
         "album_verdict_named": "{name}, over {n} photos: {parts}",
+        "merged": "🪞 Answers that waited while this chat was busy:",
         "history": "📈 you, over {n} selfies: {parts}",
         "history_one": "📈 you, from your one selfie so far: {parts}",
         "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
@@ -95,6 +96,7 @@ TEXTS = {
         "album_nothing": "{number}. 얼굴도 반려동물도 없음",
         "album_verdict": "사진 {n}장 종합: {parts}",
         "album_verdict_named": "{name}님, 사진 {n}장 종합: {parts}",
+        "merged": "🪞 채팅방이 붐비는 동안 기다린 결과예요:",
         "history": "📈 지금까지 셀카 {n}장: {parts}",
         "history_one": "📈 지금까지 셀카 1장: {parts}",
         "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
@@ -257,9 +259,23 @@ def album_message(lang: str, results: list, verdict, card, name: str | None = No
         else:
             lines.append(text(lang, "album_line", number=number, parts=parts))
     counted = sum(1 for r in results if r is not None and r.headline is not None)
-    parts, percents, order = parts_of(lang, verdict, card)
-    key = "album_verdict_named" if name else "album_verdict"
-    lines += ["", text(lang, key, name=name, n=counted, parts=parts), bars(percents, order, card)]
+    _, percents, order = parts_of(lang, verdict, card)
+    lines += ["", album_verdict(lang, verdict, counted, card, name), bars(percents, order, card)]
     if history is not None and history.count >= 2:
         lines.append(history_line(lang, history, card))
     return "\n".join(lines)
+
+
+def album_verdict(lang: str, verdict, count: int, card, name: str | None = None) -> str:
+    """ "Ann, over 4 photos: 68% puppy, 32% kitty"."""
+    parts = parts_of(lang, verdict, card)[0]
+    return text(lang, "album_verdict_named" if name else "album_verdict", name=name, n=count, parts=parts)
+
+
+def one_line(lang: str, result, card, caption: str, player=None) -> str:
+    """An answer in one line, for a group's merged message: the caption's first line names the
+    player for one face or a pet; several faces get each face's share."""
+    if result.subject == "pet" or len(result.faces) == 1:
+        return caption.splitlines()[0]
+    faces = " · ".join(f"{i}. {parts_of(lang, f.prediction, card)[0]}" for i, f in enumerate(result.faces, 1))
+    return f"{player.first_name}: {faces}" if player else faces

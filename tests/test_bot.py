@@ -724,10 +724,40 @@ async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
     await asyncio.sleep(2.5)
     assert len(fake.replies_to(GROUP["id"])) == 1  # the album without /mirror was friends sharing photos
     assert body(answer).startswith("📸 사진 2장:") and "Min님, 사진 2장 종합: " in body(answer)
-    assert [name for name, _ in await bot_store(bot).top(GROUP["id"], "dog")] == ["Min Lee"]
+    store = bot_store_at(bot.state_dir)
+    assert [name for name, _ in await store.top(GROUP["id"], "dog")] == ["Min Lee"]
+    await store.close()
 
 
-def bot_store(harness):
+async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classifier, tmp_path):
+    """Telegram allows a group ~20 messages a minute (here 3 per 4 s): answers beyond it wait
+    together and leave as one message, a line each; none is dropped and the workers move on."""
+    players = [user(300 + i, f"P{i}") for i in range(9)]
+    async with Harness(fake, tiny_classifier, tmp_path, group_messages=3, group_period_s=4.0):
+        started = time.monotonic()
+        for i, player in enumerate(players):
+            await send_photo(fake, GROUP, player, photo_bytes(i), caption="/mirror")
+        named = [f"P{i}, you are " for i in range(9)]
+
+        def mentions_all(_):
+            shown = "\n".join(body(s) for s in fake.replies_to(GROUP["id"]))
+            return all(n in shown for n in named)
+
+        await fake.wait_sent(mentions_all, timeout=60)
+        elapsed = time.monotonic() - started
+        replies = fake.replies_to(GROUP["id"])
+        merged = [r for r in replies if body(r).startswith("🪞 Answers that waited")]
+        assert merged and len(replies) < 9  # fewer messages than answers
+        assert sum(body(r).count("\n• ") for r in merged) + len(replies) - len(merged) == 9
+        times = sorted(r.at for r in replies)
+        assert all(b - a >= 3.9 for a, b in zip(times, times[3:]))  # never over 3 in any 4 s
+        assert elapsed < 20
+    store = bot_store_at(tmp_path)
+    assert await store.queued() == 0 and await store.recover() == 0  # every update recorded as answered
+    await store.close()
+
+
+def bot_store_at(path):
     from bot.store import open_store
 
-    return open_store(harness.state_dir)
+    return open_store(path)

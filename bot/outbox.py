@@ -1,0 +1,104 @@
+"""Group answers over Telegram's ~20 messages a minute per group: merged, never dropped.
+
+When a group has allowance, an answer goes out at once as usual (its card, its "why?" button).
+When it has none, the answer waits in the group's outbox and its worker moves on (the update is
+recorded as answered only when the answer is sent, so a crash meanwhile answers it after the
+restart). As soon as the group has allowance again, everything that waited leaves as one message,
+a line per answer, replying to the newest photo; a lone answer leaves as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Message, ReplyParameters
+from telegram.error import TelegramError
+
+from .answered import Ticket, answering, final_reply, hand_over
+from .handlers import answer, send
+from .pacing import ChatPacer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Waiting:
+    send: Callable[[], Awaitable]  # the answer as it would have been sent alone
+    line: str  # the answer in one line, for a merged message
+    reply_to: Message
+    ticket: Ticket | None
+
+
+class Outbox:
+    def __init__(self, pacer: ChatPacer, header: Callable[[str], str]):
+        self.pacer, self.header = pacer, header  # header(language): the merged message's first line
+        self._waiting: dict[int, list[Waiting]] = {}
+        self._flushers: dict[int, asyncio.Task] = {}
+
+    async def answer(self, reply_to: Message, single: Callable[[], Awaitable], line: str) -> None:
+        """Send ``single()`` now if the chat has allowance and nothing waits; else queue it to merge."""
+        chat_id = reply_to.chat_id
+        if chat_id >= 0 or (self.pacer.wait_for(chat_id) == 0 and not self._waiting.get(chat_id)):
+            await answer(single)
+            return
+        self._waiting.setdefault(chat_id, []).append(Waiting(single, line, reply_to, hand_over()))
+        if chat_id not in self._flushers:
+            self._flushers[chat_id] = asyncio.create_task(self._flush(chat_id))
+
+    def waiting(self) -> int:
+        return sum(len(w) for w in self._waiting.values())
+
+    async def _flush(self, chat_id: int) -> None:
+        try:
+            while self._waiting.get(chat_id):
+                while (wait := self.pacer.wait_for(chat_id)) > 0:
+                    await asyncio.sleep(wait)
+                batch = self._waiting.pop(chat_id)
+                tickets = [w.ticket for w in batch if w.ticket is not None]
+
+                async def mark_all(tickets=tickets):
+                    for ticket in tickets:
+                        await ticket.mark()
+
+                answering(mark_all)  # this task's next reply records every update in the batch
+                try:
+                    await self._send(batch)
+                except TelegramError as exc:  # left unrecorded: answered again after a restart
+                    log.error("a merged group answer failed: %s", type(exc).__name__)
+        finally:
+            self._flushers.pop(chat_id, None)
+
+    async def _send(self, batch: list[Waiting]) -> None:
+        if len(batch) == 1:
+            final_reply()
+            await send(batch[0].send)
+            return
+        newest = batch[-1].reply_to
+        language = newest.from_user.language_code if newest.from_user else None
+        body = "\n".join([self.header(language)] + [f"• {w.line}" for w in batch])
+
+        def merged():
+            final_reply()
+            return newest.get_bot().send_message(
+                newest.chat_id,
+                body,
+                reply_parameters=ReplyParameters(newest.message_id, allow_sending_without_reply=True),
+            )
+
+        await send(merged)
+
+    async def close(self, timeout: float) -> None:
+        """Send what waits if the groups' allowance comes within ``timeout``; the rest stays recorded
+        as unanswered and is answered after the restart."""
+        flushers = list(self._flushers.values())
+        if not flushers:
+            return
+        done, pending = await asyncio.wait(flushers, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*pending, return_exceptions=True)
