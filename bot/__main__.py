@@ -13,7 +13,8 @@ def main(argv=None) -> int:
         prog="python -m bot",
         description="Mirror Mirror Telegram bot. Settings come from the environment: TELEGRAM_BOT_TOKEN (required), "
         "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, "
-        "PORT, STATE_DIR, RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, ADMIN_IDS (see README).",
+        "PORT, STATE_DIR, RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, MAX_WAIT_MINUTES, GROUP_MESSAGES_PER_MINUTE, "
+        "REDIS_URL, ADMIN_IDS (see README).",
     )
     parser.add_argument(
         "--playground",

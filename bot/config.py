@@ -25,7 +25,9 @@ class Config:
     state_dir: Path = Path("state")
     rate_limit: int = 6  # photos per user ...
     rate_window_s: float = 60.0  # ... per this many seconds
-    max_pending: int = 64  # updates handled at once (download to answer); the rest wait in the store
+    # updates handled at once (download to answer); the rest wait in the store. 16 keep both cores busy
+    # (64 were no faster, and held 90 MiB more: `python -m bot.loadtest --max-pending 64`)
+    max_pending: int = 16
     max_wait_s: float = 600.0  # a photo that waited longer in the queue is asked to be sent again
     admins: frozenset[int] = field(default_factory=frozenset)
     group_messages: int = 20  # Telegram's allowance per group ...

@@ -19,7 +19,7 @@ Busy = Overloaded
 
 
 class Scorer:
-    def __init__(self, classifier: Classifier, max_pending: int = 64):
+    def __init__(self, classifier: Classifier, max_pending: int = 16):
         self._admission = Admission(max_pending)
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
