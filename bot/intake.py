@@ -150,7 +150,7 @@ class Intake:
         items, ticket = [queued], None
         try:
             if queued.album:
-                items = await self._whole_album(queued.album) or items
+                items = await self._whole_album(queued) or items
             ticket = answering(lambda: self._done(items))  # this task's replies mark them done when sent
             for item in items:
                 if self._noted.get(item.user_id) == item.update_id:
@@ -178,11 +178,11 @@ class Intake:
         for item in items:
             await self.store.done(item)
 
-    async def _whole_album(self, key: str) -> list[Queued]:
+    async def _whole_album(self, queued: Queued) -> list[Queued]:
         """Wait until the album's photos stop arriving, then take them all."""
-        while (wait := await self.store.album_last(key) + ALBUM_QUIET_S - time.time()) > 0:
+        while (wait := await self.store.album_last(queued.album) + ALBUM_QUIET_S - time.time()) > 0:
             await asyncio.sleep(wait)
-        return await self.store.take_album(key)
+        return await self.store.take_album(queued)
 
     async def _album(self, updates: list[Update]) -> None:
         application = self.application

@@ -7,8 +7,12 @@ the loop, the Redis backend over the network. Every backend keeps numbers and Te
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 WHY_TTL_S = 7 * 24 * 3600  # a "why?" button works for a week (Telegram keeps file ids much longer)
 
@@ -75,8 +79,9 @@ class Store(ABC):
         """When the album's newest photo was recorded (time.time()), to wait for the rest of it."""
 
     @abstractmethod
-    async def take_album(self, album: str) -> list[Queued]:
-        """Every photo of an album (including the one ``take`` gave), all marked taken."""
+    async def take_album(self, queued: Queued) -> list[Queued]:
+        """Every photo of the album ``queued`` (from ``take``) stands for, itself included, all
+        taken; photos of it that arrive later make a new album item."""
 
     @abstractmethod
     async def done(self, queued: Queued) -> None:
@@ -144,6 +149,22 @@ class Store(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """The store answers (for /readyz)."""
+
+    # -- one message to every process serving the bot (a model reload) ------------------------------
+    def on_broadcast(self, callback: Callable[[str], Awaitable[None]]) -> None:
+        """Call ``callback(message)`` for every broadcast, from any replica (this one included)."""
+        self.__dict__.setdefault("_listeners", []).append(callback)
+
+    async def broadcast(self, message: str) -> None:
+        """Deliver to every replica's listeners; one process: straight to its own."""
+        await self._deliver(message)
+
+    async def _deliver(self, message: str) -> None:
+        for callback in self.__dict__.get("_listeners", []):
+            try:
+                await callback(message)
+            except Exception as exc:  # one listener's failure must not silence the others
+                log.error("a broadcast listener failed: %s: %s", type(exc).__name__, exc)
 
     async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         pass

@@ -121,13 +121,13 @@ class SQLiteStore(Store):
         (rows,) = self._tx([("SELECT max(received) FROM updates WHERE album = ?", (album,))])
         return rows[0][0] or 0.0
 
-    async def take_album(self, album):
+    async def take_album(self, queued):
         (rows,) = self._tx(
             [
                 (
                     "UPDATE updates SET state = 'taken' WHERE album = ? AND state != 'done' "
                     "RETURNING update_id, payload, received, notice, user_id, album",
-                    (album,),
+                    (queued.album,),
                 )
             ]
         )

@@ -1,0 +1,380 @@
+"""The shared store for several replicas: Redis (redis-py's asyncio client).
+
+- The queue: Redis Streams read through one consumer group, so any replica takes any update. A
+  user's turn (their count of updates over the last 10 minutes) picks one of ``LEVELS`` streams,
+  read in order: everyone's first photo before anyone's fourth. An update is acknowledged (XACK)
+  when its answer is sent; a dead replica's updates are reclaimed with XAUTOCLAIM once idle for
+  ``RECLAIM_S``, while a live replica keeps resetting the idle time of those it holds. Recording
+  (dedupe + XADD) is one Lua script, so a Telegram retry or a second replica never queues twice;
+  a ``done`` key lets a reclaimed update that was in fact answered go unanswered a second time.
+- Albums: every photo goes into the album's hash; only the first enters a stream.
+- Leaderboards: a sorted set per chat and label; names, settings and each user's history in
+  hashes; rate limits and "why?" keys with expiry; model reloads announced on pub/sub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from .base import WHY_TTL_S, Forgotten, History, Queued, Store
+
+log = logging.getLogger(__name__)
+GROUP = "workers"
+LEVELS = 4  # turns 1, 2, 3 and 4+ in the last FAIR_WINDOW_S
+FAIR_WINDOW_S = 600
+RECLAIM_S = 30.0  # an update held this long by a replica that stopped refreshing it is taken over
+KEEP_S = 24 * 3600  # ids of recorded updates, to recognise a re-delivery
+EVENTS = "events"
+
+ENQUEUE = """
+local p, now, window, levels, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local new = 0
+for i = 6, #ARGV, 4 do
+  local id, user, payload, album = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('SET', p .. 'seen:' .. id, 1, 'NX', 'EX', keep) then
+    new = new + 1
+    if tonumber(id) > tonumber(redis.call('GET', p .. 'last') or '-1') then redis.call('SET', p .. 'last', id) end
+    local queue = true
+    if album ~= '' then
+      local key = p .. 'album:' .. album
+      redis.call('HSET', key, id, cjson.encode({tonumber(id), user, payload, tonumber(now)}))
+      redis.call('EXPIRE', key, keep)
+      redis.call('SET', key .. ':last', now, 'EX', keep)
+      queue = redis.call('SET', key .. ':queued', 1, 'NX', 'EX', keep)
+    end
+    if queue then
+      local turn = 0
+      if user ~= '' then
+        turn = redis.call('INCR', p .. 'turn:' .. user) - 1
+        redis.call('EXPIRE', p .. 'turn:' .. user, window)
+      end
+      local level = math.min(turn, levels - 1)
+      local entry = redis.call('XADD', p .. 'q:' .. level, '*', 'id', id, 'user', user, 'payload', payload,
+                               'received', now, 'album', album)
+      redis.call('SET', p .. 'where:' .. id, level .. ' ' .. entry, 'EX', keep)
+      redis.call('INCR', p .. 'waiting:' .. level)
+    end
+  end
+end
+return new
+"""
+TAKE_ALBUM = """
+local p, album, ref, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local taken = p .. 'albumtaken:' .. ref
+local saved = redis.call('GET', taken)
+if saved then return saved end
+local key = p .. 'album:' .. album
+local items = cjson.encode(redis.call('HVALS', key))
+redis.call('SET', taken, items, 'EX', keep)
+redis.call('DEL', key, key .. ':queued')
+return items
+"""
+SET_NOTICE = """
+local p, id, message, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('EXISTS', p .. 'taken:' .. id) == 1 then return 0 end
+redis.call('SET', p .. 'notice:' .. id, message, 'EX', keep)
+return 1
+"""
+HIT = """
+local key, now, limit, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(window - (now - tonumber(oldest[2])))
+end
+redis.call('ZADD', key, now, ARGV[4])
+redis.call('EXPIRE', key, math.ceil(window))
+return '0'
+"""
+
+
+class RedisStore(Store):
+    def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:"):
+        self.consumer, self.p = consumer, prefix
+        self.redis = aioredis.from_url(url, decode_responses=True)
+        self._enqueue = self.redis.register_script(ENQUEUE)
+        self._take_album = self.redis.register_script(TAKE_ALBUM)
+        self._set_notice = self.redis.register_script(SET_NOTICE)
+        self._hit = self.redis.register_script(HIT)
+        self._groups_made = False
+        self._redo: list[Queued] = []
+        self._keeper: asyncio.Task | None = None
+        self._listener: asyncio.Task | None = None
+
+    def _q(self, level: int) -> str:
+        return f"{self.p}q:{level}"
+
+    async def _groups(self) -> None:
+        if self._groups_made:
+            return
+        for level in range(LEVELS):
+            with contextlib.suppress(ResponseError):  # BUSYGROUP: another replica made it
+                await self.redis.xgroup_create(self._q(level), GROUP, id="0", mkstream=True)
+        self._groups_made = True
+
+    # -- the durable queue ----------------------------------------------------------------------------
+    async def enqueue(self, updates):
+        await self._groups()
+        args = [self.p, repr(time.time()), FAIR_WINDOW_S, LEVELS, KEEP_S]
+        for u in updates:
+            args += [u.update_id, "" if u.user_id is None else u.user_id, u.payload, u.album or ""]
+        return int(await self._enqueue(args=args))
+
+    async def take(self, n):
+        await self._groups()
+        self._keep_claims()
+        out = [self._redo.pop(0) for _ in range(min(n, len(self._redo)))]
+        for level in range(LEVELS):  # first what replicas that died were holding
+            if len(out) >= n:
+                break
+            _, claimed, _ = await self.redis.xautoclaim(
+                self._q(level), GROUP, self.consumer, int(RECLAIM_S * 1000), "0-0", count=n - len(out)
+            )
+            out += [_queued(level, entry, fields) for entry, fields in claimed if fields]
+        for level in range(LEVELS):  # then new updates, the lowest turn first
+            if len(out) >= n:
+                break
+            read = await self.redis.xreadgroup(GROUP, self.consumer, {self._q(level): ">"}, count=n - len(out))
+            entries = read[0][1] if read else []
+            if entries:
+                await self.redis.decrby(f"{self.p}waiting:{level}", len(entries))
+                out += [_queued(level, entry, fields) for entry, fields in entries]
+        return await self._mark_taken(out)
+
+    async def _mark_taken(self, items: list[Queued]) -> list[Queued]:
+        if not items:
+            return []
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for q in items:
+                pipe.exists(f"{self.p}done:{q.update_id}")
+                pipe.set(f"{self.p}taken:{q.update_id}", 1, ex=KEEP_S)
+                pipe.get(f"{self.p}notice:{q.update_id}")
+            replies = await pipe.execute()
+        out = []
+        for i, q in enumerate(items):
+            done, _, notice = replies[3 * i : 3 * i + 3]
+            if done:  # answered by a replica that died before acknowledging it
+                await self._ack(q)
+                continue
+            out.append(q if notice is None else _with(q, notice=int(notice)))
+        return out
+
+    def _keep_claims(self) -> None:
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._refresh_claims())
+
+    async def _refresh_claims(self) -> None:
+        """While this replica lives, the updates it holds never look idle to the others."""
+        while True:
+            await asyncio.sleep(RECLAIM_S / 3)
+            try:
+                for level in range(LEVELS):
+                    held = await self.redis.xpending_range(
+                        self._q(level), GROUP, min="-", max="+", count=1000, consumername=self.consumer
+                    )
+                    if held:
+                        ids = [h["message_id"] for h in held]
+                        await self.redis.xclaim(self._q(level), GROUP, self.consumer, 0, ids, justid=True)
+            except RedisError as exc:
+                log.warning("could not refresh held updates: %s", type(exc).__name__)
+
+    async def album_last(self, album):
+        return float(await self.redis.get(f"{self.p}album:{album}:last") or 0.0)
+
+    async def take_album(self, queued):
+        raw = await self._take_album(args=[self.p, queued.album, queued.ref, KEEP_S])
+        items = json.loads(raw) if raw not in ("{}", "[]") else []
+        out = []
+        for item in items:
+            update_id, user, payload, received = json.loads(item)
+            if update_id == queued.update_id:
+                out.append(queued)  # the one in the stream: its ref acknowledges it
+            else:
+                out.append(Queued(update_id, payload, received, None, int(user) if user else None, queued.album))
+        return sorted(out, key=lambda q: q.update_id) or [queued]
+
+    async def done(self, queued):
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self.p}done:{queued.update_id}", 1, ex=KEEP_S)
+            pipe.delete(*(f"{self.p}{k}:{queued.update_id}" for k in ("where", "taken", "notice")))
+            if queued.ref:
+                level, entry = queued.ref.split("/")
+                pipe.xack(self._q(int(level)), GROUP, entry)
+                pipe.xdel(self._q(int(level)), entry)
+                if queued.album:
+                    pipe.delete(f"{self.p}albumtaken:{queued.ref}")
+            await pipe.execute()
+
+    async def _ack(self, queued: Queued) -> None:
+        if queued.ref:
+            level, entry = queued.ref.split("/")
+            await self.redis.xack(self._q(int(level)), GROUP, entry)
+            await self.redis.xdel(self._q(int(level)), entry)
+
+    async def position(self, update_id):
+        where = await self.redis.get(f"{self.p}where:{update_id}")
+        if where is None or await self.redis.exists(f"{self.p}taken:{update_id}"):
+            return 0
+        level, entry = where.split()
+        level = int(level)
+        ahead = sum(int(await self.redis.get(f"{self.p}waiting:{lv}") or 0) for lv in range(level))
+        groups = await self.redis.xinfo_groups(self._q(level))
+        last = next((g["last-delivered-id"] for g in groups if g["name"] == GROUP), "0-0")
+        before = await self.redis.xrange(self._q(level), min=f"({last}", max=entry)
+        return ahead + len(before) if before else 0
+
+    async def set_notice(self, update_id, message_id):
+        return bool(await self._set_notice(args=[self.p, update_id, message_id, KEEP_S]))
+
+    async def recover(self):
+        """This replica's own updates from its last run (same REPLICA_NAME) are taken again first;
+        other replicas' are reclaimed by XAUTOCLAIM once idle."""
+        await self._groups()
+        self._redo = []
+        for level in range(LEVELS):
+            read = await self.redis.xreadgroup(GROUP, self.consumer, {self._q(level): "0"}, count=10_000)
+            entries = read[0][1] if read else []
+            self._redo += [_queued(level, entry, fields) for entry, fields in entries if fields]
+        return len(self._redo)
+
+    async def queued(self):
+        values = await self.redis.mget([f"{self.p}waiting:{level}" for level in range(LEVELS)])
+        return sum(int(v or 0) for v in values)
+
+    async def last_update_id(self):
+        last = await self.redis.get(f"{self.p}last")
+        return int(last) if last is not None else None
+
+    # -- game ---------------------------------------------------------------------------------------
+    async def record_score(self, chat_id, user_id, name, probabilities):
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for label, p in probabilities.items():
+                pipe.zadd(f"{self.p}top:{chat_id}:{label}", {user_id: round(float(p), 4)}, gt=True)
+                pipe.sadd(f"{self.p}labels", label)
+            pipe.hset(f"{self.p}names:{chat_id}", user_id, name)
+            pipe.sadd(f"{self.p}chats:{user_id}", chat_id)
+            await pipe.execute()
+
+    async def top(self, chat_id, label, n=3):
+        ranked = await self.redis.zrevrange(f"{self.p}top:{chat_id}:{label}", 0, n + 20, withscores=True)
+        if not ranked:
+            return []
+        names = await self.redis.hmget(f"{self.p}names:{chat_id}", [user for user, _ in ranked])
+        rows = sorted(((name or "?", best) for name, (_, best) in zip(names, ranked)), key=lambda r: (-r[1], r[0]))
+        return rows[:n]
+
+    # -- settings -------------------------------------------------------------------------------------
+    async def cards(self, chat_id):
+        value = await self.redis.hget(f"{self.p}settings", chat_id)
+        return value != "0"
+
+    async def set_cards(self, chat_id, on):
+        await self.redis.hset(f"{self.p}settings", chat_id, int(on))
+
+    # -- history --------------------------------------------------------------------------------------
+    async def add_answer(self, user_id, probabilities):
+        key = f"{self.p}history:{user_id}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for label, p in probabilities.items():
+                pipe.hincrbyfloat(key, label, round(float(p), 4))
+            pipe.hincrby(key, "#count", 1)
+            pipe.hgetall(key)
+            replies = await pipe.execute()
+        return _history(replies[-1])
+
+    async def history(self, user_id):
+        return _history(await self.redis.hgetall(f"{self.p}history:{user_id}"))
+
+    async def forget(self, user_id):
+        answers = int(await self.redis.hget(f"{self.p}history:{user_id}", "#count") or 0)
+        chats = await self.redis.smembers(f"{self.p}chats:{user_id}")
+        labels = await self.redis.smembers(f"{self.p}labels")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for chat_id in chats:
+                for label in labels:
+                    pipe.zrem(f"{self.p}top:{chat_id}:{label}", user_id)
+                pipe.hdel(f"{self.p}names:{chat_id}", user_id)
+            pipe.hdel(f"{self.p}settings", user_id)
+            pipe.delete(f"{self.p}history:{user_id}", f"{self.p}chats:{user_id}", f"{self.p}hits:{user_id}")
+            replies = await pipe.execute()
+        settings = replies[-2]
+        return Forgotten(answers, len(chats), int(settings))
+
+    # -- short-lived keys ---------------------------------------------------------------------------
+    async def hit(self, user_id, limit, window_s):
+        now = time.time()
+        wait = await self._hit(keys=[f"{self.p}hits:{user_id}"], args=[repr(now), limit, window_s, repr(now)])
+        return max(0.0, float(wait))
+
+    async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
+        await self.redis.set(f"{self.p}why:{key}", file_id, px=max(1, int(ttl_s * 1000)))
+
+    async def recall(self, key):
+        return await self.redis.get(f"{self.p}why:{key}")
+
+    async def ping(self):
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    # -- one message to every replica -----------------------------------------------------------------
+    async def broadcast(self, message: str) -> None:
+        await self.redis.publish(self.p + EVENTS, message)
+
+    def on_broadcast(self, callback) -> None:
+        super().on_broadcast(callback)
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.p + EVENTS)
+                    async for item in pubsub.listen():
+                        if item.get("type") == "message":
+                            await self._deliver(item["data"])
+            except (RedisError, OSError) as exc:  # Redis restarted: subscribe again
+                log.warning("lost the event channel (%s); subscribing again", type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    async def close(self):
+        for task in (self._keeper, self._listener):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await self.redis.aclose()
+
+
+def _queued(level: int, entry: str, fields: dict) -> Queued:
+    user = fields.get("user") or None
+    return Queued(
+        int(fields["id"]),
+        fields["payload"],
+        float(fields["received"]),
+        None,
+        int(user) if user else None,
+        fields.get("album") or None,
+        f"{level}/{entry}",
+    )
+
+
+def _with(q: Queued, **changes) -> Queued:
+    from dataclasses import replace
+
+    return replace(q, **changes)
+
+
+def _history(fields: dict) -> History:
+    count = int(fields.pop("#count", 0) or 0)
+    if not count:
+        return History(0, {})
+    return History(count, {label: float(total) / count for label, total in fields.items()})
