@@ -32,6 +32,7 @@ from .answered import AnsweringRequest
 from .config import Config
 from .intake import Intake
 from .loopwatch import LoopWatch
+from .metrics import Metrics
 from .outbox import Outbox
 from .pacing import ChatPacer, TelegramLimits
 from .scoring import Scorer
@@ -40,6 +41,7 @@ from .texts import text
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
+RELOAD = "reload:"  # + the replica that announced it
 
 
 class BotState:
@@ -49,7 +51,9 @@ class BotState:
         self.config = config
         self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
         self.scorer = Scorer(classifier, config.max_pending)
-        self.store = open_store(config.state_dir, config.redis_url)  # bot/store: where all state lives
+        self.store = open_store(config.state_dir, config.redis_url, config.replica)  # bot/store: all state
+        self.metrics = Metrics()
+        self.metrics.serving(classifier.card.version)
         self._reload_lock = asyncio.Lock()
         self._busy = 0
         self._idle = asyncio.Event()
@@ -76,6 +80,17 @@ class BotState:
         """Count a photo against the user's rate limit: 0 if allowed, else seconds to wait."""
         return await self.store.hit(user_id, self.config.rate_limit, self.config.rate_window_s)
 
+    async def reload_everywhere(self) -> tuple[bool, str]:
+        """Reload here, then tell every other replica to do the same (each runs its own canary)."""
+        outcome = await self.reload()
+        await self.store.broadcast(RELOAD + self.config.replica)
+        return outcome
+
+    async def on_broadcast(self, message: str) -> None:
+        if message.startswith(RELOAD) and message != RELOAD + self.config.replica:
+            log.info("reload announced by replica %s", message[len(RELOAD) :])
+            await self.reload()
+
     async def reload(self) -> tuple[bool, str]:
         """Load the configured model again (MODEL_DIR, or whatever models/DEFAULT names now),
         run the canary, and switch only if it passes. Returns (switched, what happened)."""
@@ -96,6 +111,7 @@ class BotState:
                 log.warning("reload refused, still serving %s: %s", old, why)
                 return False, f"kept {old}: {why}"
             self.scorer.swap(candidate)
+            self.metrics.serving(candidate.card.version)
             log.info("now serving %s (was %s): %s", candidate.card.version, old, why)
             return True, f"now serving {candidate.card.version} (was {old}): {why}"
 
@@ -200,12 +216,13 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(state.reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(state.reload_everywhere()))
     runner = None
     t = time.perf_counter()
     state.scorer.warm_up()  # before serving, so no first photo pays for it (and no loop stall either)
     log.info("model %s warmed up in %.1f s", state.scorer.card.version, time.perf_counter() - t)
-    intake = Intake(application, state.store, config.max_pending, config.max_wait_s)
+    intake = Intake(application, state.store, config.max_pending, config.max_wait_s, metrics=state.metrics)
+    state.store.on_broadcast(state.on_broadcast)
     async with application:
         await application.start()
         workers = asyncio.create_task(intake.work())
@@ -219,7 +236,7 @@ async def run(
             polling = None
         else:
             polling = asyncio.create_task(intake.poll())
-        watch = LoopWatch().start()
+        watch = LoopWatch(metrics=state.metrics).start()
         log.info("ready: model %s, %s", state.scorer.card.version, "webhook" if config.webhook_url else "polling")
         if ready:
             ready.set()
@@ -260,13 +277,34 @@ async def start_webhook_server(application: Application, config: Config, intake:
         await intake.record([update])  # committed before Telegram hears 200
         return web.Response(text="ok")
 
+    state: BotState = application.bot_data["state"]
+
     async def healthz(request: web.Request) -> web.Response:
-        card = application.bot_data["state"].scorer.card
-        return web.json_response({"status": "ok", "model": card.version})
+        """Alive: the process answers HTTP."""
+        return web.json_response({"status": "ok", "replica": config.replica, "model": state.scorer.card.version})
+
+    async def readyz(request: web.Request) -> web.Response:
+        """Ready for traffic: a model is loaded and the store answers."""
+        try:
+            store_ok = await asyncio.wait_for(state.store.ping(), 2.0)
+        except (TimeoutError, OSError, ConnectionError):
+            store_ok = False
+        body = {
+            "status": "ready" if store_ok else "not ready",
+            "replica": config.replica,
+            "model": state.scorer.card.version,
+            "store": "ok" if store_ok else "down",
+        }
+        return web.json_response(body, status=200 if store_ok else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=state.metrics.render(), headers={"Content-Type": state.metrics.content_type})
 
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post(WEBHOOK_PATH, telegram_update)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.listen, config.port).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Config:
     group_messages: int = 20  # Telegram's allowance per group ...
     group_period_s: float = 60.0  # ... per this many seconds; answers over it are merged
     redis_url: str | None = None  # set: state lives in Redis, shared by every replica
+    replica: str = "bot"  # this process's name among the replicas (its Redis consumer): keep it across restarts
 
     @classmethod
     def from_env(cls, env=None) -> Config:
@@ -59,6 +61,7 @@ class Config:
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
                 group_messages=int(env.get("GROUP_MESSAGES_PER_MINUTE", cls.group_messages)),
                 redis_url=env.get("REDIS_URL") or None,
+                replica=env.get("REPLICA_NAME") or f"{socket.gethostname()}:{env.get('PORT', cls.port)}",
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from None

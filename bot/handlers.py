@@ -197,12 +197,14 @@ async def play(
     async with state.in_flight():
         wait = await state.allowance(update.effective_user.id)
         if wait:
+            state.metrics.refused.labels("rate_limited").inc()
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
         try:
             async with state.scorer.admit():
                 await answer_photo(update, context, photo_message, player, answer_to)
         except Busy:
+            state.metrics.refused.labels("busy").inc()
             await reply(answer_to, text(language, "busy"))
 
 
@@ -217,9 +219,11 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     try:
         result = await state.scorer.score(data)
     except UnreadableImage as exc:
+        state.metrics.refused.labels("unreadable").inc()
         await reply(answer_to, text(language, "unreadable", reason=str(exc)))
         return
     del data  # the photo's bytes are not needed any more; only the decoded copy lives on, briefly
+    state.metrics.scored.labels(result.subject).inc()
     if result.subject == NONE:
         await reply(answer_to, text(language, "none"))
         return
@@ -249,6 +253,7 @@ async def fetch_photo(update: Update, context, photo_message: Message, answer_to
     language = lang(update)
     file_id, size = pick_file(photo_message)
     if size and size > MAX_DOWNLOAD:
+        context.bot_data["state"].metrics.refused.labels("too_large").inc()
         await reply(answer_to, text(language, "too_large"))
         return None
     return await download(update, context, file_id, answer_to)
@@ -282,6 +287,7 @@ async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> No
     async with state.in_flight():
         wait = await state.allowance(player.id)
         if wait:
+            state.metrics.refused.labels("rate_limited").inc(len(photos))
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
         try:
@@ -296,6 +302,9 @@ async def answer_album(context, photos: list[Message], player: User, answer_to: 
     cards = await state.store.cards(chat_id)
     await send(lambda: context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING))
     results = await asyncio.gather(*(score_quietly(context, m) for m in photos))
+    for result in results:
+        metric = state.metrics.scored.labels(result.subject) if result else state.metrics.refused.labels("unreadable")
+        metric.inc()
     card, heads = state.scorer.card, [r.headline for r in results if r is not None and r.headline is not None]
     if not heads:
         await reply(answer_to, text(language, "album_none"))
@@ -362,7 +371,7 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if update.effective_user.id not in state.config.admins:
         await reply(update.effective_message, text(lang(update), "admins_only"))
         return
-    _, outcome = await state.reload()
+    _, outcome = await state.reload_everywhere()  # every replica follows, each after its own canary
     await reply(update.effective_message, outcome)
 
 
@@ -401,6 +410,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what failed (never the photo or the token) and still answer the user."""
     error = context.error
     update_id = getattr(update, "update_id", None)
+    if "state" in context.bot_data:
+        context.bot_data["state"].metrics.errors.inc()
     log.error(
         "update %s failed: %s: %s",
         update_id,

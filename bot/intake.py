@@ -43,8 +43,8 @@ ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of ea
 
 
 class Intake:
-    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0):
-        self.application, self.store = application, store
+    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0, metrics=None):
+        self.application, self.store, self.metrics = application, store, metrics
         self.limit, self.max_wait_s, self.grace_s = limit, max_wait_s, grace_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -61,6 +61,9 @@ class Intake:
             for u in updates
         ]
         new = await self.store.enqueue(rows) if rows else 0
+        if new and self.metrics:
+            self.metrics.updates.inc(new)
+            self.metrics.photos.inc(sum(1 for u in updates if u.effective_message and has_image(u.effective_message)))
         if new:
             self._wake.set()
             for update in updates:
@@ -132,7 +135,11 @@ class Intake:
         recovered = await self.store.recover()
         if recovered:
             log.info("answering %d updates left unfinished by the last run", recovered)
+        measured = 0.0
         while not self._stopping.is_set():
+            if self.metrics and time.monotonic() - measured > 1.0:
+                measured = time.monotonic()
+                self.metrics.queue.set(await self.store.queued())
             self._wake.clear()  # before taking: whatever arrives after the take wakes the wait below
             free = self.limit - len(self._tasks)
             for queued in await self.store.take(free) if free > 0 else []:
@@ -151,7 +158,7 @@ class Intake:
         try:
             if queued.album:
                 items = await self._whole_album(queued) or items
-            ticket = answering(lambda: self._done(items))  # this task's replies mark them done when sent
+            ticket = answering(self._marker(items))  # this task's replies mark them done when sent
             for item in items:
                 if self._noted.get(item.user_id) == item.update_id:
                     del self._noted[item.user_id]
@@ -174,6 +181,19 @@ class Intake:
             await self._done(items)
         self._answered.extend([time.monotonic()] * len(items))
 
+    def _marker(self, items: list[Queued]):
+        """Records ``items`` as answered (and, the first time, how long their answer took)."""
+        timed = False
+
+        async def mark() -> None:
+            nonlocal timed
+            if self.metrics and not timed:
+                timed = True
+                self.metrics.reply.observe(time.time() - min(item.received for item in items))
+            await self._done(items)
+
+        return mark
+
     async def _done(self, items: list[Queued]) -> None:
         for item in items:
             await self.store.done(item)
@@ -194,6 +214,8 @@ class Intake:
 
     async def _too_late(self, update: Update) -> None:
         minutes = max(1, round(self.max_wait_s / 60))
+        if self.metrics:
+            self.metrics.refused.labels("too_late").inc()
         final_reply()
         await update.effective_message.reply_text(text(lang(update), "too_late", minutes=minutes), do_quote=True)
 

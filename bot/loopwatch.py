@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class LoopWatch:
-    def __init__(self, interval: float = 0.01, warn_s: float = 0.5):
-        self.interval, self.warn_s = interval, warn_s
+    def __init__(self, interval: float = 0.01, warn_s: float = 0.5, metrics=None):
+        self.interval, self.warn_s, self.metrics = interval, warn_s, metrics
         self.longest_s = 0.0
         self.over_100ms = 0
         self._task: asyncio.Task | None = None
@@ -32,8 +32,12 @@ class LoopWatch:
             late = time.perf_counter() - before - self.interval
             if late > self.longest_s:
                 self.longest_s = late
+                if self.metrics:
+                    self.metrics.longest_stall.set(late)
             if late > 0.1:
                 self.over_100ms += 1
+                if self.metrics:
+                    self.metrics.stalls.inc()
             if late > self.warn_s:
                 log.warning("event loop stalled for %.0f ms", late * 1000)
 

@@ -514,6 +514,16 @@ async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_pa
         await send_photo(fake, private(40), user(40))  # delivered by POST to the webhook
         (answer,) = await reply_in(fake, 40)
         assert body(answer).startswith("you are ")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                ready = await r.json()
+                assert r.status == 200 and ready["model"] == "tiny-1" and ready["store"] == "ok"
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+                metrics = await r.text()
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+        assert 'mirror_photos_scored_total{subject="' in metrics and "mirror_photos_received_total 1.0" in metrics
+        assert "mirror_reply_seconds_count 1.0" in metrics and 'mirror_model_info{version="tiny-1"} 1.0' in metrics
+        assert "mirror_queue_depth" in metrics and "mirror_loop_stalls_total" in metrics
 
 
 class SlowClassifier(Classifier):
