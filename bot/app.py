@@ -51,7 +51,9 @@ class BotState:
         self.config = config
         self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
         self.scorer = Scorer(classifier, config.max_pending)
-        self.store = open_store(config.state_dir, config.redis_url, config.replica)  # bot/store: all state
+        self.store = open_store(
+            config.state_dir, config.redis_url, config.replica, config.reclaim_s
+        )  # bot/store: all state
         self.metrics = Metrics()
         self.metrics.serving(classifier.card.version)
         self._reload_lock = asyncio.Lock()
@@ -76,9 +78,10 @@ class BotState:
         await self.store.remember(key, file_id)
         return key
 
-    async def allowance(self, user_id: int) -> float:
-        """Count a photo against the user's rate limit: 0 if allowed, else seconds to wait."""
-        return await self.store.hit(user_id, self.config.rate_limit, self.config.rate_window_s)
+    async def allowance(self, update: Update) -> float:
+        """Count the update's photo against its sender's rate limit: 0 if allowed, else seconds to wait."""
+        user_id = update.effective_user.id
+        return await self.store.hit(user_id, self.config.rate_limit, self.config.rate_window_s, str(update.update_id))
 
     async def reload_everywhere(self) -> tuple[bool, str]:
         """Reload here, then tell every other replica to do the same (each runs its own canary)."""

@@ -35,6 +35,7 @@ class Config:
     group_period_s: float = 60.0  # ... per this many seconds; answers over it are merged
     redis_url: str | None = None  # set: state lives in Redis, shared by every replica
     replica: str = "bot"  # this process's name among the replicas (its Redis consumer): keep it across restarts
+    reclaim_s: float = 30.0  # a replica silent this long: the others take over the updates it held
 
     @classmethod
     def from_env(cls, env=None) -> Config:
@@ -61,6 +62,7 @@ class Config:
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
                 group_messages=int(env.get("GROUP_MESSAGES_PER_MINUTE", cls.group_messages)),
                 redis_url=env.get("REDIS_URL") or None,
+                reclaim_s=float(env.get("RECLAIM_SECONDS", cls.reclaim_s)),
                 replica=env.get("REPLICA_NAME") or f"{socket.gethostname()}:{env.get('PORT', cls.port)}",
             )
         except ValueError as exc:

@@ -48,6 +48,8 @@ class FakeBotAPI:
         self.first_call: dict[str, float] = {}  # method -> time.monotonic() of its first call
         self.update_limits: list[int] = []  # the ``limit`` of every getUpdates call
         self.deleted: list[tuple[int, int]] = []  # (chat_id, message_id) the bot deleted
+        self.targets: list[str] = []  # replicas behind a load balancer: webhooks go round-robin
+        self._turn = itertools.count()
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -118,23 +120,43 @@ class FakeBotAPI:
     def message(self, chat: dict, user: dict, **fields) -> dict:
         return {"message_id": next(self._ids), "date": int(time.time()), "chat": chat, "from": user, **fields}
 
-    async def push(self, message: dict | None = None, **update) -> int:
-        """Queue an update (or deliver it to the webhook if one is set)."""
+    def balance(self, urls: list[str]) -> None:
+        """Stand in for a load balancer in front of several replicas: each webhook delivery goes to
+        the next URL, and to the one after it when a replica does not answer (as Telegram retries)."""
+        self.targets = list(urls)
+
+    async def push(self, message: dict | None = None, to: int | None = None, **update) -> int:
+        """Queue an update (or deliver it to the webhook if one is set; ``to``: that replica)."""
         update_id = next(self._update_ids)
         update = {"update_id": update_id, **({"message": message} if message else {}), **update}
         if self.webhook:
             headers = {}
             if self.webhook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
-            async with ClientSession() as session:
-                async with session.post(self.webhook["url"], json=update, headers=headers) as response:
-                    if response.status != 200:
-                        raise RuntimeError(f"webhook answered {response.status}")
+            urls = [self.webhook["url"]]
+            if self.targets:
+                first = next(self._turn) if to is None else to
+                urls = [self.targets[(first + k) % len(self.targets)] for k in range(len(self.targets))]
+            await self._deliver(urls, update, headers)
         else:
             async with self._new_update:
                 self.updates.append(update)
                 self._new_update.notify_all()
         return update_id
+
+    @staticmethod
+    async def _deliver(urls: list[str], update: dict, headers: dict) -> None:
+        failed = []
+        async with ClientSession() as session:
+            for url in urls:
+                try:
+                    async with session.post(url, json=update, headers=headers) as response:
+                        if response.status == 200:
+                            return
+                        failed.append(f"{url}: {response.status}")
+                except OSError as exc:  # a replica that is down: the balancer tries the next
+                    failed.append(f"{url}: {type(exc).__name__}")
+        raise RuntimeError("webhook not accepted: " + "; ".join(failed))
 
     async def wait_sent(self, predicate, count: int = 1, timeout: float = 30.0) -> list[Sent]:
         """Wait until ``count`` sent messages match ``predicate``; return them."""

@@ -195,7 +195,7 @@ async def play(
     language = lang(update)
     answer_to = reply_to or update.effective_message
     async with state.in_flight():
-        wait = await state.allowance(update.effective_user.id)
+        wait = await state.allowance(update)
         if wait:
             state.metrics.refused.labels("rate_limited").inc()
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
@@ -285,7 +285,7 @@ async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(answer_to, text(language, "not_image"))
         return
     async with state.in_flight():
-        wait = await state.allowance(player.id)
+        wait = await state.allowance(first)
         if wait:
             state.metrics.refused.labels("rate_limited").inc(len(photos))
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
@@ -386,7 +386,7 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             await reply(answer_to, text(language, "why_expired"))
         return
     async with state.in_flight():
-        if await state.allowance(update.effective_user.id):
+        if await state.allowance(update):
             await reply(answer_to, text(language, "rate_limited", seconds=5))
             return
         try:

@@ -92,9 +92,10 @@ async def test_an_album_is_one_item_of_the_queue_and_is_taken_whole(store):
 
 
 async def test_rate_limit_and_why_keys(store):
-    assert [await store.hit(7, 2, 60) for _ in range(2)] == [0.0, 0.0]
-    wait = await store.hit(7, 2, 60)
-    assert 55 < wait <= 60 and await store.hit(8, 2, 60) == 0.0  # per user
+    assert [await store.hit(7, 2, 60, t) for t in ("u1", "u2")] == [0.0, 0.0]
+    assert await store.hit(7, 2, 60, "u1") == 0.0  # u1 handled again after a crash: counted once
+    wait = await store.hit(7, 2, 60, "u3")
+    assert 55 < wait <= 60 and await store.hit(8, 2, 60, "u4") == 0.0  # per user
     await store.remember("k1", "file-abc")
     assert await store.recall("k1") == "file-abc" and await store.recall("nope") is None
     await store.remember("short", "file-x", ttl_s=0.05)
@@ -147,11 +148,8 @@ async def test_an_unreadable_json_file_is_left_for_a_human(tmp_path):
     await store.close()
 
 
-async def test_redis_replicas_share_one_queue_and_take_over_from_a_dead_one(redis_url, tmp_path, monkeypatch):
-    from bot.store import redis as backend
-
-    monkeypatch.setattr(backend, "RECLAIM_S", 0.6)
-    one, two = open_store(tmp_path, redis_url, "one"), open_store(tmp_path, redis_url, "two")
+async def test_redis_replicas_share_one_queue_and_take_over_from_a_dead_one(redis_url, tmp_path):
+    one, two = open_store(tmp_path, redis_url, "one", 0.6), open_store(tmp_path, redis_url, "two", 0.6)
     try:
         assert await one.enqueue([incoming(i, 100 + i) for i in range(1, 5)]) == 4
         assert await two.enqueue([incoming(2, 102), incoming(5, 105)]) == 1  # Telegram retried 2 to the other

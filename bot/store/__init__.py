@@ -9,11 +9,11 @@ from pathlib import Path
 from .base import History, Incoming, Queued, Store
 
 
-def open_store(state_dir: Path, redis_url: str | None = None, replica: str = "bot") -> Store:
+def open_store(state_dir: Path, redis_url: str | None = None, replica: str = "bot", reclaim_s: float = 30.0) -> Store:
     if redis_url:
         from .redis import RedisStore
 
-        return RedisStore(redis_url, consumer=replica)
+        return RedisStore(redis_url, consumer=replica, reclaim_s=reclaim_s)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(Path(state_dir) / "mirror.sqlite3")

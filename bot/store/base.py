@@ -136,8 +136,10 @@ class Store(ABC):
 
     # -- short-lived keys -------------------------------------------------------------------------------
     @abstractmethod
-    async def hit(self, user_id: int, limit: int, window_s: float) -> float:
-        """Count one photo against the user's allowance: 0 if allowed, else seconds to wait."""
+    async def hit(self, user_id: int, limit: int, window_s: float, token: str) -> float:
+        """Count one photo (``token``: its update) against the user's allowance: 0 if allowed, else
+        seconds to wait. The same token again (an update handled again after a crash) is not
+        counted twice."""
 
     @abstractmethod
     async def remember(self, key: str, file_id: str, ttl_s: float = WHY_TTL_S) -> None:

@@ -85,6 +85,7 @@ return 1
 HIT = """
 local key, now, limit, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZSCORE', key, ARGV[4]) then return '0' end
 if redis.call('ZCARD', key) >= limit then
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   return tostring(window - (now - tonumber(oldest[2])))
@@ -96,8 +97,8 @@ return '0'
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:"):
-        self.consumer, self.p = consumer, prefix
+    def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:", reclaim_s: float = RECLAIM_S):
+        self.consumer, self.p, self.reclaim_s = consumer, prefix, reclaim_s
         self.redis = aioredis.from_url(url, decode_responses=True)
         self._enqueue = self.redis.register_script(ENQUEUE)
         self._take_album = self.redis.register_script(TAKE_ALBUM)
@@ -135,7 +136,7 @@ class RedisStore(Store):
             if len(out) >= n:
                 break
             _, claimed, _ = await self.redis.xautoclaim(
-                self._q(level), GROUP, self.consumer, int(RECLAIM_S * 1000), "0-0", count=n - len(out)
+                self._q(level), GROUP, self.consumer, int(self.reclaim_s * 1000), "0-0", count=n - len(out)
             )
             out += [_queued(level, entry, fields) for entry, fields in claimed if fields]
         for level in range(LEVELS):  # then new updates, the lowest turn first
@@ -173,7 +174,7 @@ class RedisStore(Store):
     async def _refresh_claims(self) -> None:
         """While this replica lives, the updates it holds never look idle to the others."""
         while True:
-            await asyncio.sleep(RECLAIM_S / 3)
+            await asyncio.sleep(self.reclaim_s / 3)
             try:
                 for level in range(LEVELS):
                     held = await self.redis.xpending_range(
@@ -224,7 +225,8 @@ class RedisStore(Store):
             return 0
         level, entry = where.split()
         level = int(level)
-        ahead = sum(int(await self.redis.get(f"{self.p}waiting:{lv}") or 0) for lv in range(level))
+        waiting = await self.redis.mget([f"{self.p}waiting:{lv}" for lv in range(level)]) if level else []
+        ahead = sum(int(v or 0) for v in waiting)
         groups = await self.redis.xinfo_groups(self._q(level))
         last = next((g["last-delivered-id"] for g in groups if g["name"] == GROUP), "0-0")
         before = await self.redis.xrange(self._q(level), min=f"({last}", max=entry)
@@ -308,9 +310,9 @@ class RedisStore(Store):
         return Forgotten(answers, len(chats), int(settings))
 
     # -- short-lived keys ---------------------------------------------------------------------------
-    async def hit(self, user_id, limit, window_s):
+    async def hit(self, user_id, limit, window_s, token):
         now = time.time()
-        wait = await self._hit(keys=[f"{self.p}hits:{user_id}"], args=[repr(now), limit, window_s, repr(now)])
+        wait = await self._hit(keys=[f"{self.p}hits:{user_id}"], args=[repr(now), limit, window_s, token])
         return max(0.0, float(wait))
 
     async def remember(self, key, file_id, ttl_s=WHY_TTL_S):

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS updates (
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL, token TEXT);
 CREATE INDEX IF NOT EXISTS hits_by_user ON hits (user_id, at);
 """
 ALBUM_INDEX = "CREATE INDEX IF NOT EXISTS updates_by_album ON updates (album, state) WHERE album IS NOT NULL"
@@ -229,14 +229,16 @@ class SQLiteStore(Store):
         return Forgotten(answers, chats, settings)
 
     # -- short-lived keys ---------------------------------------------------------------------------
-    async def hit(self, user_id, limit, window_s):
+    async def hit(self, user_id, limit, window_s, token):
         now = time.time()
         with self._transaction() as db:
             db.execute("DELETE FROM hits WHERE user_id = ? AND at <= ?", (user_id, now - window_s))
-            times = [t for (t,) in db.execute("SELECT at FROM hits WHERE user_id = ? ORDER BY at", (user_id,))]
-            if len(times) >= limit:
-                return window_s - (now - times[0])
-            db.execute("INSERT INTO hits VALUES (?, ?)", (user_id, now))
+            rows = db.execute("SELECT at, token FROM hits WHERE user_id = ? ORDER BY at", (user_id,)).fetchall()
+            if any(t == token for _, t in rows):
+                return 0.0
+            if len(rows) >= limit:
+                return window_s - (now - rows[0][0])
+            db.execute("INSERT INTO hits VALUES (?, ?, ?)", (user_id, now, token))
         return 0.0
 
     async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
