@@ -1,0 +1,40 @@
+"""The deployment recipe stays in step with the code: every setting it passes is one the bot reads,
+the proxy forwards the webhook's path, the image runs the bot as a non-root user."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.app import WEBHOOK_PATH
+from bot.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_the_bot_reads() -> set[str]:
+    source = (ROOT / "bot" / "config.py").read_text(encoding="utf-8")
+    return set(re.findall(r'env(?:\.get\(|\[)"([A-Z_]+)"', source))
+
+
+def test_compose_passes_only_settings_the_bot_reads():
+    compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    block = compose.split("\n  bot:\n", 1)[1].split("\n  proxy:\n", 1)[0]
+    passed = set(re.findall(r"^      ([A-Z_]+):", block, re.M))
+    assert {"TELEGRAM_BOT_TOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET", "REDIS_URL"} <= passed
+    assert passed <= settings_the_bot_reads()
+    assert "redis://redis:6379" in block and "replicas: 3" in block
+
+
+def test_proxy_forwards_only_the_webhook_to_the_bots():
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert f"location = {WEBHOOK_PATH} {{" in nginx and f"server bot:{Config.port};" in nginx
+    assert "return 404;" in nginx  # /metrics and /readyz are not public
+
+
+def test_image_runs_the_bot_as_a_non_root_user():
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^USER mirror$", docker, re.M) and 'CMD ["python", "-m", "bot"]' in docker
+    assert f"EXPOSE {Config.port}" in docker and "COPY models models" in docker
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ".venv" in ignored and "state" in ignored  # no local state or secrets baked in
