@@ -9,6 +9,8 @@ served from this one, so its start-up time, memory and event loop are measured o
 - ``--crash-after N``: the bot is SIGKILLed after N answers to the burst and started again; what it had
   recorded must still be answered, once;
 - ``--albums N``: N more users each send an album of 5 photos in the burst; each album must get one answer;
+- ``--replicas N``: N bot processes on one Redis (a throwaway redis-server, or ``--redis-url``) in
+  webhook mode, delivered round-robin; ``--crash-after`` kills one and the others take over;
 - ``--faces DIR``: the photos are JPEGs from DIR (selfies: the person path) instead of the example cat
   (the pet path, which looks at the whole photo three ways and costs more CPU);
 - the queue's depth (sampled from the bot's SQLite file), the bot's CPU time per photo, its longest
@@ -47,6 +49,8 @@ async def burst(
     crash_after: int | None = None,
     albums: int = 0,
     faces: str | Path | None = None,
+    replicas: int = 1,
+    redis_url: str | None = None,
 ) -> dict:
     from .fakeapi import FakeBotAPI
 
@@ -97,24 +101,28 @@ async def burst(
     }
     if model_dir:
         env["MODEL_DIR"] = str(model_dir)
-    await send_photo(-1)  # waiting before the bot starts, as after a redeploy
-    started = time.monotonic()
-    log_lines: list[str] = []
-
-    async def start_bot():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        return proc, asyncio.create_task(_collect(proc.stdout, log_lines))
-
-    bot, reader = await start_bot()
-    crashed_at, cpu_before_crash = None, 0.0
-    depth = _QueueDepth(Path(state_dir) / "mirror.sqlite3")
+    redis = None
+    if replicas > 1 or redis_url:  # replicas share Redis and sit behind one webhook, round-robin
+        redis = None if redis_url else _RedisServer().start()
+        env.update(REDIS_URL=redis_url or redis.url, WEBHOOK_URL="https://mirror.example", RECLAIM_SECONDS="10")
+    bots = _Bots(env, replicas, webhook=redis is not None or bool(redis_url))
     total = photos + albums
+    depth = _QueueDepth(Path(state_dir) / "mirror.sqlite3", env.get("REDIS_URL"))
+    crashed_at, first = None, None
+    if not bots.webhook:
+        await send_photo(-1)  # waiting before the bot starts, as after a redeploy
+    started = time.monotonic()
     try:
+        await bots.start_all()
+        if bots.webhook:
+            ready_s = await bots.ready() - started
+            fake.balance(bots.webhooks())
+            started = time.monotonic()
+            await send_photo(-1)
         first = (await fake.wait_sent(reply_to_ours, count=1, timeout=120))[0]
         first_answer_s = first.at - started
-        ready_s = fake.first_call["getUpdates"] - started
+        if not bots.webhook:
+            ready_s = fake.first_call["getUpdates"] - started
         depth.start()
         burst_start = time.monotonic()
         for i in range(max(photos, albums)):
@@ -124,26 +132,23 @@ async def burst(
                 await send_photo(i)
         if crash_after is not None:  # a deploy gone wrong, an out-of-memory kill: no goodbye
             await fake.wait_sent(reply_to_ours, count=1 + crash_after, timeout=max(180.0, total * 0.6))
-            cpu_before_crash = _cpu_s(bot.pid)
-            bot.kill()
-            await bot.wait()
-            await reader
+            await bots.kill_last()
             crashed_at = sum(1 for s in fake.sent if reply_to_ours(s)) - 1
-            log_lines.clear()  # the second process's log is the one measured
-            bot, reader = await start_bot()
+            if replicas == 1:
+                await bots.restart_last()  # alone, it must answer what it had recorded itself
+            else:
+                fake.balance(bots.webhooks())  # the others take over what it held
         await fake.wait_sent(reply_to_ours, count=total + 1, timeout=max(180.0, total * 0.6))
         await asyncio.sleep(2.0)  # a second reply to any photo (or to an album's other photos) would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
         seconds = max(s.at for s in replies) - burst_start
-        peak_rss = _peak_rss_mib(bot.pid)
-        cpu_s = cpu_before_crash + (_cpu_s(bot.pid) or 0.0)
+        peak_rss, cpu_s = bots.peak_rss_mib(), bots.cpu_s()
     finally:
         await depth.stop()
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(bot.wait(), 60)
-        await reader
+        await bots.stop_all()
         await fake.stop()
+        if redis:
+            redis.stop()
     notes = [s for s in fake.sent if s.method == "sendMessage" and (s.params.get("text") or "").startswith("⏳")]
     per_message: dict[int, list] = {}
     for r in replies:
@@ -154,12 +159,12 @@ async def burst(
     flood_bound_s = total / TELEGRAM_PER_SECOND
     p95 = float(np.percentile(latencies, 95))
     busy = sum(1 for rs in per_message.values() if "busy" in (rs[0].params.get("text") or ""))
-    stall = next((m for line in log_lines if (m := STALL.search(line))), None)
-    if bot.returncode != 0 or stall is None:
-        raise RuntimeError(f"the bot exited with {bot.returncode}; its last lines:\n" + "\n".join(log_lines[-20:]))
+    stalls = bots.stalls()
     return {
         "photos": photos,
         "users": users,
+        "replicas": replicas,
+        "store": "redis" if "REDIS_URL" in env else "sqlite",
         "max_pending": max_pending,
         "start_to_ready_s": ready_s,
         "start_to_first_answer_s": first_answer_s,
@@ -180,14 +185,139 @@ async def burst(
         "cpu_ms_per_photo": 1000 * cpu_s / (photos + albums * ALBUM_SIZE + 1),
         "cpu_bound_s": cpu_s / (os.cpu_count() or 1),
         "max_queue_depth": depth.peak,
-        "max_loop_stall_ms": float(stall.group(1)),
-        "loop_stalls_over_100ms": int(stall.group(2)),
-        "bot_peak_rss_mib": peak_rss or float(stall.group(3)),
-        "errors_logged": sum(" ERROR " in line for line in log_lines),
+        "max_loop_stall_ms": max(float(m.group(1)) for m in stalls),
+        "loop_stalls_over_100ms": sum(int(m.group(2)) for m in stalls),
+        "bot_peak_rss_mib": peak_rss or max(float(m.group(3)) for m in stalls),
+        "errors_logged": bots.errors(),
         "killed_after_answers": crashed_at,
         "place_in_line_notes": len(notes),
         "notes_left_in_chats": sum(not fake.was_deleted(n) for n in notes),
     }
+
+
+class _Bots:
+    """The bot processes (``python -m bot``, as deployed), their logs, CPU and memory."""
+
+    def __init__(self, env: dict, n: int, webhook: bool):
+        self.env, self.n, self.webhook = env, n, webhook
+        self.procs: list = [None] * n
+        self.ports = [_free_port() for _ in range(n)]
+        self.logs: list[list[str]] = [[] for _ in range(n)]
+        self.readers: list = [None] * n
+        self.measured_logs: list[list[str]] = []  # of processes that ended
+        self.cpu_ended, self.rss_ended = 0.0, 0.0
+
+    def webhooks(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}/telegram" for port, proc in zip(self.ports, self.procs) if proc]
+
+    async def start(self, i: int) -> None:
+        env = {**self.env, "REPLICA_NAME": f"r{i}"}
+        if self.webhook:
+            env.update(PORT=str(self.ports[i]), LISTEN="127.0.0.1")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        self.procs[i], self.logs[i] = proc, []
+        self.readers[i] = asyncio.create_task(_collect(proc.stdout, self.logs[i]))
+
+    async def start_all(self) -> None:
+        for i in range(self.n):
+            await self.start(i)
+
+    async def ready(self, timeout: float = 120.0) -> float:
+        """When every replica answers /readyz (time.monotonic())."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for i, (port, proc) in enumerate(zip(self.ports, self.procs)):
+                for _ in range(int(timeout * 20)):
+                    if proc.returncode is not None:
+                        raise RuntimeError("a replica exited at start:\n" + "\n".join(self.logs[i][-20:]))
+                    try:
+                        async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                            if r.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.05)
+        return time.monotonic()
+
+    async def kill_last(self) -> None:
+        proc = self.procs[-1]
+        self.cpu_ended += _cpu_s(proc.pid) or 0.0
+        self.rss_ended = max(self.rss_ended, _peak_rss_mib(proc.pid) or 0.0)
+        proc.kill()
+        await proc.wait()
+        await self.readers[-1]
+        self.procs[-1] = None
+
+    async def restart_last(self) -> None:
+        await self.start(self.n - 1)
+
+    def peak_rss_mib(self) -> float:
+        return max([self.rss_ended] + [_peak_rss_mib(p.pid) or 0.0 for p in self.procs if p])
+
+    def cpu_s(self) -> float:
+        return self.cpu_ended + sum(_cpu_s(p.pid) or 0.0 for p in self.procs if p)
+
+    async def stop_all(self) -> None:
+        for i, proc in enumerate(self.procs):
+            if proc is None:
+                continue
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 60)
+            await self.readers[i]
+            if proc.returncode != 0:
+                raise RuntimeError(
+                    f"a bot exited with {proc.returncode}; its last lines:\n" + "\n".join(self.logs[i][-20:])
+                )
+            self.measured_logs.append(self.logs[i])
+
+    def stalls(self) -> list:
+        found = [next((m for line in log if (m := STALL.search(line))), None) for log in self.measured_logs]
+        if not found or None in found:
+            raise RuntimeError("a bot did not log its summary when it stopped")
+        return found
+
+    def errors(self) -> int:
+        return sum(" ERROR " in line for log in self.measured_logs for line in log)
+
+
+class _RedisServer:
+    """A throwaway redis-server on a free loopback port (Debian's ``redis-server`` package)."""
+
+    def start(self) -> _RedisServer:
+        import shutil
+        import subprocess
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("--replicas needs Redis: install redis-server, or pass --redis-url")
+        self.port, self.dir = _free_port(), tempfile.mkdtemp(prefix="mirror-redis-")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        time.sleep(0.3)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _photos(n: int, faces: str | Path | None) -> list[bytes]:
@@ -212,26 +342,38 @@ def _photos(n: int, faces: str | Path | None) -> list[bytes]:
 
 
 class _QueueDepth:
-    """Samples how many updates wait in the bot's SQLite queue (read-only, beside the bot)."""
+    """Samples how many updates wait in the bot's queue (its SQLite file read-only, or Redis)."""
 
-    def __init__(self, path: Path, every_s: float = 0.5):
-        self.path, self.every_s, self.peak = path, every_s, 0
+    def __init__(self, path: Path, redis_url: str | None = None, every_s: float = 0.5):
+        self.path, self.redis_url, self.every_s, self.peak = path, redis_url, every_s, 0
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._sample())
 
     async def _sample(self) -> None:
+        while True:
+            n = await (self._redis() if self.redis_url else asyncio.to_thread(self._sqlite))
+            self.peak = max(self.peak, n or 0)
+            await asyncio.sleep(self.every_s)
+
+    def _sqlite(self) -> int | None:
         import sqlite3
 
-        while True:
-            try:
-                with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)) as db:
-                    (n,) = db.execute("SELECT count(*) FROM updates WHERE state = 'pending'").fetchone()
-                self.peak = max(self.peak, n)
-            except sqlite3.Error:
-                pass  # not created yet, or busy for a moment
-            await asyncio.sleep(self.every_s)
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)) as db:
+                return db.execute("SELECT count(*) FROM updates WHERE state = 'pending'").fetchone()[0]
+        except sqlite3.Error:
+            return None  # not created yet, or busy for a moment
+
+    async def _redis(self) -> int:
+        from .store.redis import RedisStore
+
+        store = RedisStore(self.redis_url, consumer="loadtest-observer")
+        try:
+            return await store.queued()
+        finally:
+            await store.close()
 
     async def stop(self) -> None:
         if self._task:
@@ -288,10 +430,24 @@ def main(argv=None) -> int:
     )
     p.add_argument("--albums", type=int, default=0, help="albums of 5 photos sent in the burst (default: none)")
     p.add_argument("--faces", metavar="DIR", help="send these JPEGs (selfies) instead of the example cat photo")
+    p.add_argument(
+        "--replicas", type=int, default=1, help="bot processes on one Redis behind a round-robin webhook (default: 1)"
+    )
+    p.add_argument("--redis-url", help="use this Redis (default with --replicas > 1: a throwaway redis-server)")
     args = p.parse_args(argv)
     try:
         result = asyncio.run(
-            burst(args.photos, args.users, args.max_pending, args.model, args.crash_after, args.albums, args.faces)
+            burst(
+                args.photos,
+                args.users,
+                args.max_pending,
+                args.model,
+                args.crash_after,
+                args.albums,
+                args.faces,
+                args.replicas,
+                args.redis_url,
+            )
         )
     except (RuntimeError, TimeoutError) as exc:
         print(f"error: {exc or 'timed out waiting for replies'}", file=sys.stderr)

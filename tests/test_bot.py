@@ -327,9 +327,11 @@ async def test_rate_limit_is_friendly(fake, tiny_classifier, tmp_path):
 async def test_fifty_users_at_once_each_answered_once(fake, bot):
     await asyncio.gather(*(send_photo(fake, private(1000 + i), user(1000 + i), photo_bytes(i)) for i in range(50)))
     await fake.wait_sent(
-        lambda s: s.method in ("sendMessage", "sendPhoto")
-        and int(s.params["chat_id"]) >= 1000
-        and not body(s).startswith("⏳"),  # a place-in-line note is not the answer
+        lambda s: (
+            s.method in ("sendMessage", "sendPhoto")
+            and int(s.params["chat_id"]) >= 1000
+            and not body(s).startswith("⏳")
+        ),  # a place-in-line note is not the answer
         count=50,
         timeout=120,
     )
