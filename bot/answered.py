@@ -1,14 +1,18 @@
-"""Recording that an update is answered at the last moment before its reply leaves.
+"""Recording that an update is answered the moment its answer has left.
 
-A crash can fall between Telegram accepting a reply and the bot recording it. Recorded after the
-reply, that update would be answered again on restart; recorded when the reply's HTTP request
-starts (after any flood-control wait), it is not, and the only loss left is a crash inside that
-request's first milliseconds. A second identical answer in a group is spam, so this is the side
-we take (``python -m bot.loadtest --crash-after N`` measures both: lost and answered twice).
+A crash can fall between Telegram accepting a reply and the bot recording it (the update is then
+answered again after the restart), or between recording and the reply leaving (it is never
+answered). The answer is recorded when the last byte of its HTTP request has been handed to the
+operating system: a crash before that leaves Telegram an incomplete request, which it drops, and
+the update is answered after the restart; a crash after it still lets the kernel deliver what was
+written, so the update is not answered again. Recording when the request started left the whole
+upload of a result card as a window for losing the answer (one lost in a 3-replica burst with a
+SIGKILL, ``python -m bot.loadtest --replicas 3 --crash-after 100``); recording after the response
+left its way back as a window for a duplicate (3 per crash when the kill followed an answer).
 
 Context variables carry the update being handled and whether the coming request is its answer:
 each update runs in its own task, and the values follow it through python-telegram-bot's
-callbacks and rate limiter down to ``AnsweringRequest``.
+callbacks and rate limiter down to ``AnsweringRequest`` and the transport beneath it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import httpx
 from telegram.request import HTTPXRequest
 
 
@@ -31,6 +36,7 @@ class Ticket:
 
 _ticket: ContextVar[Ticket | None] = ContextVar("answer_ticket", default=None)
 _final: ContextVar[bool] = ContextVar("final_reply", default=False)
+_sending: ContextVar[Ticket | None] = ContextVar("sending_answer", default=None)
 
 
 def answering(mark: Callable[[], Awaitable[None]]) -> Ticket:
@@ -53,18 +59,45 @@ def final_reply() -> None:
     _final.set(True)
 
 
-async def answered() -> None:
-    """Record the current task's update as answered now (repeating this is harmless)."""
-    ticket = _ticket.get()
-    if ticket is not None:
-        await ticket.mark()
-
-
 class AnsweringRequest(HTTPXRequest):
-    """Records the update as answered as its answer's request starts."""
+    """Records the update as answered once its answer's request has been written out."""
 
     async def do_request(self, url, method, request_data=None, *args, **kwargs):
-        if _final.get():
-            _final.set(False)
-            await answered()
-        return await super().do_request(url, method, request_data, *args, **kwargs)
+        if not _final.get():
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+        _final.set(False)
+        token = _sending.set(_ticket.get())
+        try:
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+        finally:
+            _sending.reset(token)
+
+    def _build_client(self) -> httpx.AsyncClient:
+        settings = dict(self._client_kwargs)
+        settings["transport"] = _AnsweringTransport(limits=settings["limits"])  # the client's limits go to it
+        return httpx.AsyncClient(**settings)
+
+
+class _AnsweringTransport(httpx.AsyncHTTPTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        ticket = _sending.get()
+        if ticket is not None:
+            request.stream = _MarkWhenWritten(request.stream, ticket)
+        return await super().handle_async_request(request)
+
+
+class _MarkWhenWritten(httpx.AsyncByteStream):
+    """The request body, chunk by chunk; after the last chunk is written, the update is recorded."""
+
+    def __init__(self, stream, ticket: Ticket):
+        self._stream, self._ticket = stream, ticket
+
+    async def __aiter__(self):
+        async for chunk in self._stream:
+            yield chunk
+        await self._ticket.mark()
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()

@@ -138,7 +138,11 @@ async def burst(
                 await bots.restart_last()  # alone, it must answer what it had recorded itself
             else:
                 fake.balance(bots.webhooks())  # the others take over what it held
-        await fake.wait_sent(reply_to_ours, count=total + 1, timeout=max(180.0, total * 0.6))
+        try:
+            await fake.wait_sent(reply_to_ours, count=total + 1, timeout=max(180.0, total * 0.6))
+        except TimeoutError:
+            answered = {s.message["reply_to_message_id"] for s in fake.sent if reply_to_ours(s)}
+            raise RuntimeError(f"timed out: {len(answered) - 1} of {total} answered") from None
         await asyncio.sleep(2.0)  # a second reply to any photo (or to an album's other photos) would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
         seconds = max(s.at for s in replies) - burst_start
@@ -450,7 +454,7 @@ def main(argv=None) -> int:
             )
         )
     except (RuntimeError, TimeoutError) as exc:
-        print(f"error: {exc or 'timed out waiting for replies'}", file=sys.stderr)
+        print(f"error: {str(exc) or 'timed out waiting for replies'}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
     return 0 if result["lost"] == 0 and result["answered_twice"] == 0 else 1
