@@ -36,7 +36,7 @@ from .metrics import Metrics
 from .outbox import Outbox
 from .pacing import ChatPacer, TelegramLimits
 from .scoring import Scorer
-from .store import open_store
+from .store import Store, open_store
 from .texts import text
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,11 @@ RELOAD = "reload:"  # + the replica that announced it
 class BotState:
     """Everything the handlers share, kept in ``application.bot_data['state']``."""
 
-    def __init__(self, config: Config, classifier: Classifier, pacer: ChatPacer):
+    def __init__(self, config: Config, classifier: Classifier, store: Store, pacer: ChatPacer):
         self.config = config
         self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
         self.scorer = Scorer(classifier, config.max_pending)
-        self.store = open_store(
-            config.state_dir, config.redis_url, config.replica, config.reclaim_s
-        )  # bot/store: all state
+        self.store = store  # bot/store: where all state lives
         self.metrics = Metrics()
         self.metrics.serving(classifier.card.version)
         self._reload_lock = asyncio.Lock()
@@ -145,10 +143,11 @@ def configure_logging(config: Config, level=logging.INFO) -> None:
 
 
 def build_application(config: Config, classifier: Classifier) -> Application:
-    # Telegram's per-chat limits, shared by the rate limiter and the outbox
-    pacer = ChatPacer(group_limit=config.group_messages, group_period=config.group_period_s)
+    store = open_store(config.state_dir, config.redis_url, config.replica, config.reclaim_s)
+    # Telegram's limits, kept in the store (shared by replicas), used by the rate limiter and the outbox
+    pacer = ChatPacer(store, group_limit=config.group_messages, group_period=config.group_period_s)
     application = _builder(config, pacer).build()
-    application.bot_data["state"] = BotState(config, classifier, pacer)
+    application.bot_data["state"] = BotState(config, classifier, store, pacer)
     add_handlers(application)
     return application
 

@@ -42,7 +42,7 @@ class Outbox:
     async def answer(self, reply_to: Message, single: Callable[[], Awaitable], line: str) -> None:
         """Send ``single()`` now if the chat has allowance and nothing waits; else queue it to merge."""
         chat_id = reply_to.chat_id
-        if chat_id >= 0 or (self.pacer.wait_for(chat_id) == 0 and not self._waiting.get(chat_id)):
+        if chat_id >= 0 or (not self._waiting.get(chat_id) and await self.pacer.wait_for(chat_id) == 0):
             await answer(single)
             return
         self._waiting.setdefault(chat_id, []).append(Waiting(single, line, reply_to, hand_over()))
@@ -55,7 +55,7 @@ class Outbox:
     async def _flush(self, chat_id: int) -> None:
         try:
             while self._waiting.get(chat_id):
-                while (wait := self.pacer.wait_for(chat_id)) > 0:
+                while (wait := await self.pacer.wait_for(chat_id)) > 0:
                     await asyncio.sleep(wait)
                 batch = self._waiting.pop(chat_id)
                 tickets = [w.ticket for w in batch if w.ticket is not None]

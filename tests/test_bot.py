@@ -735,11 +735,12 @@ async def test_an_album_gets_one_grid_answer_with_each_photo_and_a_verdict(fake,
 async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
     ko = user(71, "Min", lang="ko")
     await send_album(fake, GROUP, ko, [photo_bytes(1), photo_bytes(2)], group_id="quiet")
-    await send_album(fake, GROUP, ko, [photo_bytes(3), photo_bytes(4)], caption="/mirror", group_id="game")
+    five = [photo_bytes(3 + i) for i in range(5)]
+    await send_album(fake, GROUP, ko, five, caption="/mirror", group_id="game")
     (answer,) = await reply_in(fake, GROUP["id"])
     await asyncio.sleep(2.5)
     assert len(fake.replies_to(GROUP["id"])) == 1  # the album without /mirror was friends sharing photos
-    assert body(answer).startswith("📸 사진 2장:") and "Min님, 사진 2장 종합: " in body(answer)
+    assert body(answer).startswith("📸 사진 5장:") and "Min님, 사진 5장 종합: " in body(answer)
     store = bot_store_at(bot.state_dir)
     assert [name for name, _ in await store.top(GROUP["id"], "dog")] == ["Min Lee"]
     await store.close()

@@ -186,3 +186,20 @@ async def test_redis_broadcast_reaches_every_replica(redis_url, tmp_path):
 
 async def _note(heard, i, message):
     heard.append((i, message))
+
+
+async def test_flood_windows_are_shared_and_peeking_spends_nothing(store):
+    assert [await store.reserve("chat:-5", 2, 0.5) for _ in range(2)] == [0.0, 0.0]
+    assert 0 < await store.reserve("chat:-5", 2, 0.5, spend=False) <= 0.5
+    assert 0 < await store.reserve("chat:-5", 2, 0.5) <= 0.5  # full: nothing spent either
+    assert await store.reserve("chat:7", 2, 0.5, spend=False) == 0.0
+    await asyncio.sleep(0.6)
+    assert await store.reserve("chat:-5", 2, 0.5) == 0.0
+
+
+async def test_redis_replicas_share_telegrams_overall_limit(redis_url, tmp_path):
+    stores = [open_store(tmp_path, redis_url, f"r{i}") for i in range(3)]
+    spent = [await stores[i % 3].reserve("all", 30, 1.0) == 0.0 for i in range(40)]
+    assert sum(spent) == 30  # 30 a second for the bot, whichever replica sends
+    for s in stores:
+        await s.close()

@@ -8,7 +8,9 @@ the loop, the Redis backend over the network. Every backend keeps numbers and Te
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -151,6 +153,23 @@ class Store(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """The store answers (for /readyz)."""
+
+    # -- sliding windows shared by every process sending as the bot (Telegram's flood limits) --------
+    async def reserve(self, key: str, limit: int, period_s: float, spend: bool = True) -> float:
+        """0 if fewer than ``limit`` were spent under ``key`` in the last ``period_s`` (and, with
+        ``spend``, spend one now); else the seconds until one frees up. One process: kept in memory."""
+        windows = self.__dict__.setdefault("_windows", {})
+        now = time.monotonic()
+        spent = windows.get(key)
+        while spent and spent[0] <= now - period_s:
+            spent.popleft()
+        if spent and len(spent) >= limit:
+            return spent[0] + period_s - now
+        if spend:
+            windows.setdefault(key, deque()).append(now)
+        elif not spent:
+            windows.pop(key, None)  # idle chats cost no memory
+        return 0.0
 
     # -- one message to every process serving the bot (a model reload) ------------------------------
     def on_broadcast(self, callback: Callable[[str], Awaitable[None]]) -> None:

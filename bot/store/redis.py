@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -96,6 +97,23 @@ return '0'
 """
 
 
+RESERVE = """
+local key, limit, period, spend, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local t = redis.call('TIME')  -- one clock for every replica
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + period - now)
+end
+if spend == '1' then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(period * 1000))
+end
+return '0'
+"""
+
+
 class RedisStore(Store):
     def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:", reclaim_s: float = RECLAIM_S):
         self.consumer, self.p, self.reclaim_s = consumer, prefix, reclaim_s
@@ -104,6 +122,8 @@ class RedisStore(Store):
         self._take_album = self.redis.register_script(TAKE_ALBUM)
         self._set_notice = self.redis.register_script(SET_NOTICE)
         self._hit = self.redis.register_script(HIT)
+        self._reserve = self.redis.register_script(RESERVE)
+        self._spent = itertools.count()
         self._groups_made = False
         self._redo: list[Queued] = []
         self._keeper: asyncio.Task | None = None
@@ -314,6 +334,11 @@ class RedisStore(Store):
         now = time.time()
         wait = await self._hit(keys=[f"{self.p}hits:{user_id}"], args=[repr(now), limit, window_s, token])
         return max(0.0, float(wait))
+
+    async def reserve(self, key, limit, period_s, spend=True):
+        member = f"{self.consumer}:{next(self._spent)}"
+        args = [limit, period_s, "1" if spend else "0", member]
+        return max(0.0, float(await self._reserve(keys=[f"{self.p}sent:{key}"], args=args)))
 
     async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
         await self.redis.set(f"{self.p}why:{key}", file_id, px=max(1, int(ttl_s * 1000)))
