@@ -51,7 +51,6 @@ class Intake:
         self._tasks: set[asyncio.Task] = set()
         self._notices: set[asyncio.Task] = set()
         self._answered: deque[float] = deque()
-        self._noted: dict[int | None, int] = {}  # user -> the update whose "in line" note is up
 
     # -- recording ----------------------------------------------------------------------------------
     async def record(self, updates: list[Update]) -> int:
@@ -86,25 +85,25 @@ class Intake:
         """ "You're #12 in line, about 20 s" when a photo will wait a while; removed when its turn
         comes. One at a time per user: a note per photo of a burst would spend Telegram's ~30
         messages/s on notes (measured: 1,000 photos from 200 users, p95 72 -> 124 s)."""
-        user = update.effective_user.id if update.effective_user else None
-        if user in self._noted:
-            return
+        user = update.effective_user.id if update.effective_user else 0
+        if not await self.store.claim_note(user, update.update_id):
+            return  # this user already has a note up (sent by any replica)
         place = await self.store.position(update.update_id)
         ahead = place - (self.limit - len(self._tasks))  # free workers take the first ones at once
         seconds = ahead / self._per_second()
         if not place or ahead <= 0 or seconds < NOTICE_AFTER_S:
+            await self.store.release_note(user, update.update_id)
             return
-        self._noted[user] = update.update_id
         try:
             notice = await update.effective_message.reply_text(
                 text(lang(update), "in_line", place=place, seconds=max(5, round(seconds / 5) * 5)), do_quote=True
             )
         except TelegramError as exc:  # only a courtesy: the answer still comes
             log.warning("could not send the place in line: %s", type(exc).__name__)
-            self._noted.pop(user, None)
+            await self.store.release_note(user, update.update_id)
             return
         if not await self.store.set_notice(update.update_id, notice.message_id):
-            self._noted.pop(user, None)
+            await self.store.release_note(user, update.update_id)
             await _remove(notice.get_bot(), notice.chat_id, notice.message_id)  # its turn came meanwhile
 
     async def poll(self) -> None:
@@ -160,8 +159,7 @@ class Intake:
                 items = await self._whole_album(queued) or items
             ticket = answering(self._marker(items))  # this task's replies mark them done when sent
             for item in items:
-                if self._noted.get(item.user_id) == item.update_id:
-                    del self._noted[item.user_id]
+                await self.store.release_note(item.user_id or 0, item.update_id)
             updates = [Update.de_json(json.loads(item.payload), self.application.bot) for item in items]
             for item, update in zip(items, updates):
                 if item.notice and update.effective_chat:  # its turn has come: the "in line" note is done

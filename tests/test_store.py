@@ -203,3 +203,15 @@ async def test_redis_replicas_share_telegrams_overall_limit(redis_url, tmp_path)
     assert sum(spent) == 30  # 30 a second for the bot, whichever replica sends
     for s in stores:
         await s.close()
+
+
+async def test_one_place_in_line_note_per_user_and_none_for_an_answered_update(store):
+    assert await store.claim_note(7, 1) and not await store.claim_note(7, 2)  # one note per user at a time
+    await store.release_note(7, 2)  # not the holder: nothing changes
+    assert not await store.claim_note(7, 3)
+    await store.release_note(7, 1)
+    assert await store.claim_note(7, 3)
+    await store.enqueue([incoming(50, 7)])
+    (taken,) = await store.take(1)
+    await store.done(taken)
+    assert await store.set_notice(50, 999) is False  # answered already: the note must go, not be kept

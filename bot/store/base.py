@@ -154,6 +154,20 @@ class Store(ABC):
     async def ping(self) -> bool:
         """The store answers (for /readyz)."""
 
+    # -- one "you're #12 in line" note per user at a time, whichever process sends it ---------------
+    async def claim_note(self, user_id: int, update_id: int) -> bool:
+        """True (and the user's note slot is held for ``update_id``) if no note of theirs is up."""
+        notes = self.__dict__.setdefault("_notes", {})
+        if user_id in notes:
+            return False
+        notes[user_id] = update_id
+        return True
+
+    async def release_note(self, user_id: int, update_id: int) -> None:
+        notes = self.__dict__.setdefault("_notes", {})
+        if notes.get(user_id) == update_id:
+            del notes[user_id]
+
     # -- sliding windows shared by every process sending as the bot (Telegram's flood limits) --------
     async def reserve(self, key: str, limit: int, period_s: float, spend: bool = True) -> float:
         """0 if fewer than ``limit`` were spent under ``key`` in the last ``period_s`` (and, with

@@ -79,7 +79,7 @@ return items
 """
 SET_NOTICE = """
 local p, id, message, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('EXISTS', p .. 'taken:' .. id) == 1 then return 0 end
+if redis.call('EXISTS', p .. 'taken:' .. id, p .. 'done:' .. id) > 0 then return 0 end
 redis.call('SET', p .. 'notice:' .. id, message, 'EX', keep)
 return 1
 """
@@ -114,6 +114,12 @@ return '0'
 """
 
 
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class RedisStore(Store):
     def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:", reclaim_s: float = RECLAIM_S):
         self.consumer, self.p, self.reclaim_s = consumer, prefix, reclaim_s
@@ -123,6 +129,7 @@ class RedisStore(Store):
         self._set_notice = self.redis.register_script(SET_NOTICE)
         self._hit = self.redis.register_script(HIT)
         self._reserve = self.redis.register_script(RESERVE)
+        self._release = self.redis.register_script(RELEASE)
         self._spent = itertools.count()
         self._groups_made = False
         self._redo: list[Queued] = []
@@ -339,6 +346,12 @@ class RedisStore(Store):
         member = f"{self.consumer}:{next(self._spent)}"
         args = [limit, period_s, "1" if spend else "0", member]
         return max(0.0, float(await self._reserve(keys=[f"{self.p}sent:{key}"], args=args)))
+
+    async def claim_note(self, user_id, update_id):
+        return bool(await self.redis.set(f"{self.p}noted:{user_id}", update_id, nx=True, ex=FAIR_WINDOW_S))
+
+    async def release_note(self, user_id, update_id):
+        await self._release(keys=[f"{self.p}noted:{user_id}"], args=[update_id])
 
     async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
         await self.redis.set(f"{self.p}why:{key}", file_id, px=max(1, int(ttl_s * 1000)))
