@@ -20,6 +20,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ExtBot,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -182,7 +183,8 @@ def _builder(config: Config, pacer: ChatPacer):
 
 def add_handlers(application: Application) -> None:
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
-    image = filters.PHOTO | filters.Document.IMAGE
+    clip = filters.VIDEO_NOTE | filters.VIDEO | filters.ANIMATION | filters.Document.VIDEO
+    image = filters.PHOTO | filters.Document.IMAGE | filters.Sticker.STATIC | clip
     application.add_handlers(
         [
             CommandHandler("start", handlers.start),
@@ -196,6 +198,8 @@ def add_handlers(application: Application) -> None:
             CommandHandler("cards", handlers.cards_command),
             CommandHandler("reload", handlers.reload_command),
             CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
+            InlineQueryHandler(handlers.inline_query),
+            MessageHandler(private & (filters.Sticker.ANIMATED | filters.Sticker.VIDEO), handlers.animated_sticker),
             MessageHandler(private & image, handlers.private_image),
             MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
             MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),

@@ -23,7 +23,7 @@ BOT_USER = {
     "username": "mirror_mirror_test_bot",
     "can_join_groups": True,
     "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
+    "supports_inline_queries": True,
 }
 STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
 MAX_FILE = 20 * 1024 * 1024
@@ -116,6 +116,11 @@ class FakeBotAPI:
                 }
             )
         return sizes
+
+    def media(self, content: bytes, **fields) -> dict:
+        """A video note, video, animation, sticker or document entry pointing at ``content``."""
+        file_id = self.add_file(content)
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(content), **fields}
 
     def message(self, chat: dict, user: dict, **fields) -> dict:
         return {"message_id": next(self._ids), "date": int(time.time()), "chat": chat, "from": user, **fields}
@@ -307,6 +312,12 @@ class FakeBotAPI:
         return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": f"photos/{file_id}.jpg"}
 
     async def _m_answerCallbackQuery(self, p):
+        return True
+
+    async def _m_answerInlineQuery(self, p):
+        async with self._new_sent:
+            self.sent.append(Sent("answerInlineQuery", p))
+            self._new_sent.notify_all()
         return True
 
     async def _m_setMyCommands(self, p):

@@ -17,7 +17,16 @@ from classifier.subject import NONE, PERSON
 from .answered import final_reply
 from .resultcard import render, render_album
 from .scoring import Busy
-from .texts import album_message, album_verdict, history_line, label_name, one_line, selfie_message, text
+from .texts import (
+    album_message,
+    album_verdict,
+    clip_message,
+    history_line,
+    label_name,
+    one_line,
+    selfie_message,
+    text,
+)
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API hands over files up to 20 MB
@@ -63,7 +72,24 @@ async def reply(message: Message, body: str):
 
 # -- commands -----------------------------------------------------------------------------------
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update.effective_message, text(lang(update), "start"))
+    """/start, or a friend's shared link (t.me/<bot>?start=r<code>): their answer, then how to play."""
+    import json
+
+    language, shared = lang(update), None
+    payload = (context.args or [""])[0]
+    if payload.startswith("r") and len(payload) > 1:
+        raw = await context.bot_data["state"].store.recall("share:" + payload[1:])
+        shared = json.loads(raw) if raw else None
+    if shared:
+        state = context.bot_data["state"]
+        card = state.scorer.card
+        probs = {label: float(shared.get(label, 0.0)) for label in card.labels}
+        top = max(probs, key=probs.get)
+        key = "shared_pet" if shared.get("subject") == "pet" else "shared_person"
+        intro = text(language, key, percent=round(100 * probs[top]), name=label_name(language, top, card))
+        await reply(update.effective_message, intro + "\n\n" + text(language, "start"))
+        return
+    await reply(update.effective_message, text(language, "start"))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,8 +190,19 @@ async def text_hint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def has_image(message: Message) -> bool:
+    """A photo, an image file or a static sticker: something to score (a clip included, see is_clip)."""
     doc = message.document
-    return bool(message.photo) or bool(doc and (doc.mime_type or "").startswith("image/"))
+    sticker = message.sticker and not (message.sticker.is_animated or message.sticker.is_video)
+    return bool(message.photo or sticker or is_clip(message) or (doc and (doc.mime_type or "").startswith("image/")))
+
+
+def is_clip(message: Message) -> bool:
+    """A round video message, a video, or an animation (Telegram sends GIFs as MP4 animations)."""
+    doc = message.document
+    mime = (doc.mime_type or "") if doc else ""
+    return bool(message.video_note or message.video or message.animation or mime.startswith("video/")) or (
+        mime == "image/gif"
+    )
 
 
 def mentions_me(message: Message, username: str | None) -> bool:
@@ -176,12 +213,56 @@ def mentions_me(message: Message, username: str | None) -> bool:
 
 
 def pick_file(message: Message):
-    """(file_id, size in bytes or None) of the photo size worth downloading."""
+    """(file_id, size in bytes or None) of the photo size (or the clip, sticker, file) worth downloading."""
     if message.photo:
         sizes = sorted(message.photo, key=lambda p: p.width * p.height)
         chosen = next((p for p in sizes if min(p.width, p.height) >= PHOTO_MIN_SIDE), sizes[-1])
         return chosen.file_id, chosen.file_size
-    return message.document.file_id, message.document.file_size
+    media = message.video_note or message.video or message.animation or message.sticker or message.document
+    return media.file_id, media.file_size
+
+
+async def animated_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update.effective_message, text(lang(update), "animated_sticker"))
+
+
+async def share_link(state, username: str | None, result, card) -> str:
+    """t.me/<bot>?start=r<code>: the code keeps the answer's numbers (no photo, no name) for 30 days."""
+    import json
+    import secrets
+
+    head = result.headline
+    code = secrets.token_urlsafe(6)
+    await state.store.remember(
+        "share:" + code, json.dumps({"subject": result.subject, **head.probabilities}), ttl_s=30 * 24 * 3600
+    )
+    return f"t.me/{username}?start=r{code}"
+
+
+def share_buttons(language: str, username: str | None, link: str, line: str) -> list[InlineKeyboardButton]:
+    from urllib.parse import quote
+
+    share = f"https://t.me/share/url?url={quote('https://' + link, safe='')}&text={quote(line, safe='')}"
+    group = f"https://t.me/{username}?startgroup=play"
+    return [
+        InlineKeyboardButton(text(language, "share_button"), url=share),
+        InlineKeyboardButton(text(language, "group_button"), url=group),
+    ]
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """@bot in any chat: the user's own last result card, to post there; shown to nobody else."""
+    from telegram import InlineQueryResultCachedPhoto, InlineQueryResultsButton
+
+    state, language, query = context.bot_data["state"], lang(update), update.inline_query
+    last = await state.store.last_card(query.from_user.id)
+    if last is None:
+        button = InlineQueryResultsButton(text(language, "inline_empty"), start_parameter="inline")
+        await answer(lambda: query.answer([], button=button, is_personal=True, cache_time=0))
+        return
+    file_id, caption = last
+    result = InlineQueryResultCachedPhoto("last", file_id, caption=caption)
+    await answer(lambda: query.answer([result], is_personal=True, cache_time=0))
 
 
 async def play(
@@ -216,8 +297,13 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     cards = await state.store.cards(chat.id)
     action = ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING
     await send(lambda: context.bot.send_chat_action(chat.id, action))
+    clip = None
     try:
-        result = await state.scorer.score(data)
+        if is_clip(photo_message):  # a video note, video or GIF: a few frames, one steadier answer
+            clip = await state.scorer.score_clip(data)
+            result = clip.result
+        else:
+            result = await state.scorer.score(data)
     except UnreadableImage as exc:
         state.metrics.refused.labels("unreadable").inc()
         await reply(answer_to, text(language, "unreadable", reason=str(exc)))
@@ -237,15 +323,28 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
             )
         if len(result.faces) == 1:  # a selfie: it joins the player's running answer
             history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
-    caption = selfie_message(language, result, card, player.first_name if group and player else None, history)
-    key = await state.remember(pick_file(photo_message)[0])
-    why = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)]])
+    name = player.first_name if group and player else None
+    if clip is not None:
+        caption = clip_message(language, clip, card, name, history)
+    else:
+        caption = selfie_message(language, result, card, name, history)
+    buttons = []
+    if clip is None:  # the heat map reads one photo
+        key = await state.remember(pick_file(photo_message)[0])
+        buttons.append([InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)])
+    if not group:  # a result worth sharing: a link that opens the bot for a friend, and the game for a group
+        link = await share_link(state, context.bot.username, result, card)
+        caption += "\n" + text(language, "share_line", link=link)
+        buttons.append(share_buttons(language, context.bot.username, link, caption.splitlines()[0]))
+    markup = InlineKeyboardMarkup(buttons) if buttons else None
     if cards:
         picture = await state.scorer.render(render, result, card)
-        single = lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=why, do_quote=True)  # noqa: E731
+        single = lambda: answer_to.reply_photo(picture, caption=caption, reply_markup=markup, do_quote=True)  # noqa: E731
     else:
-        single = lambda: answer_to.reply_text(caption, reply_markup=why, do_quote=True)  # noqa: E731
-    await state.outbox.answer(answer_to, single, one_line(language, result, card, caption, player))
+        single = lambda: answer_to.reply_text(caption, reply_markup=markup, do_quote=True)  # noqa: E731
+    sent = await state.outbox.answer(answer_to, single, one_line(language, result, card, caption, player))
+    if sent is not None and sent.photo and player and not group:  # offered in inline mode from now on
+        await state.store.set_last_card(player.id, sent.photo[-1].file_id, caption)
 
 
 async def fetch_photo(update: Update, context, photo_message: Message, answer_to: Message) -> bytes | None:

@@ -39,15 +39,16 @@ class Outbox:
         self._waiting: dict[int, list[Waiting]] = {}
         self._flushers: dict[int, asyncio.Task] = {}
 
-    async def answer(self, reply_to: Message, single: Callable[[], Awaitable], line: str) -> None:
-        """Send ``single()`` now if the chat has allowance and nothing waits; else queue it to merge."""
+    async def answer(self, reply_to: Message, single: Callable[[], Awaitable], line: str) -> Message | None:
+        """Send ``single()`` now if the chat has allowance and nothing waits (returns what was sent);
+        else queue it to merge (returns None)."""
         chat_id = reply_to.chat_id
         if chat_id >= 0 or (not self._waiting.get(chat_id) and await self.pacer.wait_for(chat_id) == 0):
-            await answer(single)
-            return
+            return await answer(single)
         self._waiting.setdefault(chat_id, []).append(Waiting(single, line, reply_to, hand_over()))
         if chat_id not in self._flushers:
             self._flushers[chat_id] = asyncio.create_task(self._flush(chat_id))
+        return None
 
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiting.values())

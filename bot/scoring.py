@@ -63,6 +63,15 @@ class Scorer:
             kind, value = await batcher.off_loop(advance, steps, await batcher.outputs(value))
         return value
 
+    async def score_clip(self, data: bytes):
+        """A video note, video or animation: ``FRAMES`` frames read off the loop, each scored like a
+        photo (their model runs shared in the micro-batches), combined into one steadier answer."""
+        from classifier.clips import combine, sample_frames
+
+        frames = await self._batcher.off_loop(sample_frames, data)
+        results = await asyncio.gather(*(self.score(frame) for frame in frames))
+        return combine(list(results), self.classifier)
+
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""
         return await self._batcher.off_loop(fn, *args)

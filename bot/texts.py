@@ -32,6 +32,15 @@ TEXTS = {
         "album_verdict": "Over {n} photos: {parts}",
         "album_verdict_named": "{name}, over {n} photos: {parts}",
         "merged": "🪞 Answers that waited while this chat was busy:",
+        "clip_person": "🎞 over {n} frames: {head}",
+        "clip_range": "single frames: {low}-{high}% {name}",
+        "animated_sticker": "I can't read animated stickers. Send a photo, a video message or a GIF 📸",
+        "share_line": "Play too: {link}",
+        "share_button": "Share 📣",
+        "group_button": "Play in a group 👥",
+        "shared_person": "Your friend is {percent}% {name}! What are you? 👀",
+        "shared_pet": "Your friend's pet is {percent}% {name}! What are you? 👀",
+        "inline_empty": "Send me a selfie first 🤳",
         "history": "📈 you, over {n} selfies: {parts}",
         "history_one": "📈 you, from your one selfie so far: {parts}",
         "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
@@ -41,7 +50,7 @@ TEXTS = {
         "forgot_nothing": "I had nothing kept about you; there is nothing to erase.",
         "hint": "Send me a photo and I'll tell you how puppy or kitty you are 📸",
         "group_hint": "Reply /mirror to a photo, or send a photo with /mirror in the caption.",
-        "not_image": "I can only read photos. Please send a picture (JPEG or PNG) 📸",
+        "not_image": "I can read photos, video messages and GIFs. Please send one of those 📸",
         "too_large": "That file is too large for me to fetch (the limit is 20 MB). Please send it as a photo.",
         "unreadable": "I couldn't read that image: {reason}. Try another photo?",
         "error": "Something went wrong, try another photo 🙏",
@@ -97,6 +106,15 @@ TEXTS = {
         "album_verdict": "사진 {n}장 종합: {parts}",
         "album_verdict_named": "{name}님, 사진 {n}장 종합: {parts}",
         "merged": "🪞 채팅방이 붐비는 동안 기다린 결과예요:",
+        "clip_person": "🎞 {n}프레임 종합: {head}",
+        "clip_range": "프레임별: {name} {low}-{high}%",
+        "animated_sticker": "움직이는 스티커는 읽을 수 없어요. 사진, 영상 메시지, GIF를 보내 주세요 📸",
+        "share_line": "같이 해 보세요: {link}",
+        "share_button": "공유하기 📣",
+        "group_button": "그룹에서 하기 👥",
+        "shared_person": "친구는 {percent}% {name}상이에요! 당신은요? 👀",
+        "shared_pet": "친구의 반려동물은 {percent}% {name}예요! 당신은요? 👀",
+        "inline_empty": "먼저 셀카를 보내 주세요 🤳",
         "history": "📈 지금까지 셀카 {n}장: {parts}",
         "history_one": "📈 지금까지 셀카 1장: {parts}",
         "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
@@ -105,7 +123,7 @@ TEXTS = {
         "forgot_nothing": "저장된 정보가 없어서 지울 것이 없어요.",
         "hint": "사진을 보내 주시면 강아지상인지 고양이상인지 알려 드릴게요 📸",
         "group_hint": "사진에 /mirror 로 답장하거나, 사진 설명에 /mirror 를 써 주세요.",
-        "not_image": "사진만 읽을 수 있어요. 사진(JPEG 또는 PNG)을 보내 주세요 📸",
+        "not_image": "사진, 영상 메시지, GIF를 읽을 수 있어요. 그중 하나를 보내 주세요 📸",
         "too_large": "파일이 너무 커서 받을 수 없어요 (최대 20 MB). 사진으로 보내 주세요.",
         "unreadable": "이미지를 읽을 수 없어요 ({reason}). 다른 사진을 보내 주시겠어요?",
         "error": "문제가 생겼어요. 다른 사진으로 해 주세요 🙏",
@@ -279,3 +297,17 @@ def one_line(lang: str, result, card, caption: str, player=None) -> str:
         return caption.splitlines()[0]
     faces = " · ".join(f"{i}. {parts_of(lang, f.prediction, card)[0]}" for i, f in enumerate(result.faces, 1))
     return f"{player.first_name}: {faces}" if player else faces
+
+
+def clip_message(lang: str, clip, card, name: str | None = None, history=None) -> str:
+    """ "🎞 over 12 frames: you are 71% puppy, 29% kitty", bars, how far single frames ranged, and
+    the running answer over the user's selfies."""
+    result = clip.result
+    body = selfie_message(lang, result, card, name, history)
+    head, rest = body.split("\n", 1)
+    lines = [text(lang, "clip_person", n=clip.agreeing, head=head), rest]
+    top = result.headline.label
+    if len(clip.per_frame) > 1:
+        low, high = round(100 * min(clip.per_frame)), round(100 * max(clip.per_frame))
+        lines.append(text(lang, "clip_range", low=low, high=high, name=label_name(lang, top, card)))
+    return "\n".join(lines)

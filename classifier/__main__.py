@@ -2,7 +2,8 @@
 
 One line per image; a bad file gets a one-line error and the rest still run (exit status 1).
 Plain: the whole image through the pet classifier. ``--faces``: exactly what the bot answers
-(person, pet or neither; one answer per person's face).
+(person, pet or neither; one answer per person's face); a video or animation (MP4, WebM, MOV, GIF)
+gets the bot's answer over 12 of its frames, with the spreads across frames and of the answer.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+CLIPS = {".mp4", ".webm", ".mov", ".m4v", ".mkv", ".gif"}
 
 
 def main(argv=None) -> int:
@@ -37,7 +41,19 @@ def main(argv=None) -> int:
         from .selfie import SelfieScorer
 
         scorer = SelfieScorer(clf)
-        answer, describe = scorer.score, _describe
+
+        def answer(path):
+            if Path(path).suffix.lower() in CLIPS:
+                from .clips import combine, sample_frames
+
+                try:
+                    data = Path(path).read_bytes()
+                except OSError as exc:
+                    raise UnreadableImage(exc.strerror or str(exc)) from None
+                return combine([scorer.score(frame) for frame in sample_frames(data)], clf)
+            return scorer.score(path)
+
+        describe = _describe
     else:
         answer, describe = clf.predict, lambda pred: pred.text
     failed = False
@@ -59,6 +75,9 @@ def main(argv=None) -> int:
 
 def _describe(result) -> str:
     """The bot's answer in one line of English."""
+    if hasattr(result, "frames"):  # a clip
+        spread = f"(frames spread {result.spread_frames:.3f}, the answer {result.spread_answer:.3f})"
+        return f"over {result.agreeing} of {result.frames} frames: {_describe(result.result)} {spread}"
     if result.subject == "none":
         return "no face or pet found"
     if result.subject == "pet":

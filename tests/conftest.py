@@ -123,3 +123,28 @@ def redis_url(redis_server):
     client.flushall()
     client.close()
     return redis_server
+
+
+def face_clip(fmt: str = "mp4", frames: int = 30, side: int = 384, fps: int = 15) -> bytes:
+    """A round-video-note-like clip of a real face (scikit-image's astronaut) moving a little,
+    with sensor noise, encoded in memory (PyAV): MP4 (H.264), WebM (VP8) or an animated GIF."""
+    import av
+    import skimage.data
+
+    face = Image.fromarray(skimage.data.astronaut()[0:330, 40:370])
+    rng = np.random.default_rng(1)
+    out = io.BytesIO()
+    codec = {"mp4": "libx264", "webm": "libvpx", "gif": "gif"}[fmt]
+    with av.open(out, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width = stream.height = side
+        stream.pix_fmt = "rgb8" if fmt == "gif" else "yuv420p"
+        for i in range(frames):
+            dx, dy = 8 * np.sin(i / 4), 6 * np.cos(i / 5)
+            frame = face.rotate(3 * np.sin(i / 6), translate=(dx, dy)).resize((side, side))
+            noisy = np.clip(np.asarray(frame, np.int16) + rng.integers(-6, 7, (side, side, 3)), 0, 255)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(noisy.astype(np.uint8), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()

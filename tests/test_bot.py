@@ -228,7 +228,7 @@ async def test_everything_gets_an_answer(fake, bot, kind):
     media = {"file_id": "v1", "file_unique_id": "v1", "duration": 3}
     fields = {
         "text": {"text": "hello mirror"},
-        "video": {"video": {**media, "width": 10, "height": 10}},
+        "video": {"video": {**media, "file_id": broken, "width": 10, "height": 10}},
         "audio": {"audio": media},
         "voice": {"voice": media},
         "pdf": {"document": {"file_id": "d1", "file_unique_id": "d1", "mime_type": "application/pdf"}},
@@ -239,7 +239,7 @@ async def test_everything_gets_an_answer(fake, bot, kind):
                 "type": "regular",
                 "width": 5,
                 "height": 5,
-                "is_animated": False,
+                "is_animated": True,
                 "is_video": False,
             }
         },
@@ -267,11 +267,11 @@ async def test_everything_gets_an_answer(fake, bot, kind):
     (answer,) = await reply_in(fake, 10)
     expected = {
         "text": "Send me a photo",
-        "video": "only read photos",
-        "audio": "only read photos",
-        "voice": "only read photos",
-        "pdf": "only read photos",
-        "sticker": "only read photos",
+        "video": "couldn't read",
+        "audio": "I can read photos, video messages and GIFs",
+        "voice": "I can read photos, video messages and GIFs",
+        "pdf": "I can read photos, video messages and GIFs",
+        "sticker": "can't read animated stickers",
         "corrupt": "couldn't read that image",
         "too_big_doc": "too large",
         "too_big_photo": "too large",
@@ -778,3 +778,93 @@ def bot_store_at(path):
     from bot.store import open_store
 
     return open_store(path)
+
+
+# -- video notes, GIFs, stickers, sharing, inline mode ----------------------------------------------
+def clip_fields(fake, kind: str, content: bytes) -> dict:
+    if kind == "video_note":
+        return {"video_note": fake.media(content, length=384, duration=2)}
+    if kind == "animation":  # Telegram sends a GIF as an animation, with the same file as a document
+        entry = fake.media(content, mime_type="image/gif", file_name="me.gif")
+        return {"animation": {**entry, "width": 384, "height": 384, "duration": 2}, "document": entry}
+    return {"video": fake.media(content, width=384, height=384, duration=2, mime_type="video/webm")}
+
+
+@pytest.mark.parametrize("kind,fmt", [("video_note", "mp4"), ("animation", "gif"), ("video", "webm")])
+async def test_a_clip_of_a_face_gets_one_answer_over_its_frames(fake, bot, kind, fmt):
+    from tests.conftest import face_clip
+
+    uid = {"video_note": 80, "animation": 81, "video": 82}[kind]
+    await fake.push(fake.message(private(uid), user(uid), **clip_fields(fake, kind, face_clip(fmt))))
+    (answer,) = await reply_in(fake, uid)
+    lines = body(answer).splitlines()
+    assert lines[0].startswith("🎞 over ") and " frames: you are " in lines[0], lines
+    assert int(lines[0].split()[2]) >= 6  # most of the 12 frames agree it is a person
+    assert any(line.startswith("single frames: ") for line in lines)
+    assert answer.method == "sendPhoto"  # the card is made from the frame nearest the answer
+    await asyncio.sleep(0.5)
+    assert len(fake.replies_to(uid)) == 1
+
+
+async def test_broken_clips_and_animated_stickers_get_a_clear_answer(fake, bot):
+    await fake.push(
+        fake.message(private(83), user(83), video_note=fake.media(b"\x00\x00\x00 not a video", length=1, duration=1))
+    )
+    assert "couldn't read" in body((await reply_in(fake, 83))[0])
+    sticker = fake.media(b"TGS", width=512, height=512, type="regular", is_animated=True, is_video=False)
+    await fake.push(fake.message(private(84), user(84), sticker=sticker))
+    assert "animated stickers" in body((await reply_in(fake, 84))[0])
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo_bytes(1))).save(buf, "WEBP")
+    still = fake.media(buf.getvalue(), width=200, height=200, type="regular", is_animated=False, is_video=False)
+    await fake.push(fake.message(private(85), user(85), sticker=still))
+    assert body((await reply_in(fake, 85))[0]).startswith("you are ")
+
+
+@pytest.mark.parametrize("lang,friend_says", [("en", "Your friend is "), ("ko", "친구는 ")])
+async def test_a_result_is_shared_by_a_deep_link_and_a_group_button(fake, bot, lang, friend_says):
+    uid, friend = (90, 91) if lang == "en" else (92, 93)
+    await send_photo(fake, private(uid), user(uid, lang=lang))
+    (answer,) = await reply_in(fake, uid)
+    link = body(answer).splitlines()[-1].split()[-1]
+    assert link.startswith("t.me/mirror_mirror_test_bot?start=r") and len(link) < 60
+    buttons = [b for row in answer.params["reply_markup"]["inline_keyboard"] for b in row]
+    urls = [b.get("url", "") for b in buttons]
+    assert any(u.startswith("https://t.me/share/url?url=https%3A%2F%2Ft.me%2Fmirror_mirror_test_bot") for u in urls)
+    assert "https://t.me/mirror_mirror_test_bot?startgroup=play" in urls
+    payload = link.split("start=")[1]
+    command = f"/start {payload}"
+    start = fake.message(
+        private(friend),
+        user(friend, lang=lang),
+        text=command,
+        entities=[{"type": "bot_command", "offset": 0, "length": 6}],
+    )
+    await fake.push(start)
+    (welcome,) = await reply_in(fake, friend)
+    shown = body(answer).splitlines()[0].split()  # "you are 51% kitty, 49% puppy" / "당신은 51% 고양이, ..."
+    percent = next(w for w in shown if w.endswith("%"))
+    assert body(welcome).startswith(friend_says) and percent in body(welcome)
+
+
+async def test_inline_mode_offers_the_users_own_last_card_only_to_them(fake, bot):
+    def ask(uid, query_id):
+        return fake.push(inline_query={"id": query_id, "from": user(uid), "query": "", "offset": ""})
+
+    def inline_answers():
+        return [s for s in fake.sent if s.method == "answerInlineQuery"]
+
+    await ask(95, "q1")
+    (empty,) = await fake.wait_sent(lambda s: s.method == "answerInlineQuery", timeout=30)
+    assert empty.params["results"] == [] and empty.params["button"]["start_parameter"] == "inline"
+    await send_photo(fake, private(95), user(95))
+    (card,) = await reply_in(fake, 95)
+    await ask(95, "q2")
+    await fake.wait_sent(lambda s: s.method == "answerInlineQuery", count=2, timeout=30)
+    offered = inline_answers()[1].params
+    (result,) = offered["results"]
+    assert result["type"] == "photo" and result["photo_file_id"] == card.message["photo"][-1]["file_id"]
+    assert result["caption"] == body(card) and offered["is_personal"] is True and offered["cache_time"] == 0
+    await ask(96, "q3")  # someone else sees nothing of it
+    await fake.wait_sent(lambda s: s.method == "answerInlineQuery", count=3, timeout=30)
+    assert inline_answers()[2].params["results"] == []

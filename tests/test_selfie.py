@@ -207,3 +207,28 @@ def test_why_explains_the_head_that_answered(shipped, astronaut):
     assert np.abs(person - pet).mean() > 0.05
     result = shipped.score(astronaut)
     assert explainer.overlay(result.image, result).size == astronaut.size
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm", "gif"])
+def test_a_clip_is_read_in_memory_and_its_answer_is_steadier_than_a_frame(tiny_classifier, fmt):
+    from classifier.clips import FRAMES, combine, sample_frames
+    from classifier.selfie import SelfieScorer
+    from tests.conftest import face_clip
+
+    frames = sample_frames(face_clip(fmt, frames=40))
+    assert len(frames) == FRAMES and all(f.size == (384, 384) and f.mode == "RGB" for f in frames)
+    assert len({f.tobytes()[:5000] for f in frames}) == FRAMES  # spread over the clip, not one frame repeated
+    scorer = SelfieScorer(tiny_classifier)
+    clip = combine([scorer.score(f) for f in frames], tiny_classifier)
+    assert clip.frames == FRAMES and clip.subject == "person" and clip.agreeing >= FRAMES // 2
+    assert 0 < clip.spread_answer < clip.spread_frames  # the median of 12 frames moves less than one frame
+    assert clip.to_json()["frames"] == FRAMES
+
+
+@pytest.mark.parametrize("data", [b"", b"\x1aE\xdf\xa3 truncated webm", b"GIF89a\x01\x00\x01\x00"])
+def test_unreadable_clips_raise_a_clear_error(data):
+    from classifier import UnreadableImage
+    from classifier.clips import sample_frames
+
+    with pytest.raises(UnreadableImage):
+        sample_frames(data)

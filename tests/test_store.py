@@ -45,11 +45,13 @@ async def test_forget_erases_one_user_everywhere_and_counts_it(store):
     await store.record_score(-1, 6, "Bob", {"dog": 0.5, "cat": 0.5})
     await store.set_cards(5, False)
     await store.set_cards(-1, False)  # the group's setting is the group's, not Ann's
+    await store.set_last_card(5, "file-card", "you are 80% puppy")
+    assert await store.last_card(5) == ("file-card", "you are 80% puppy") and await store.last_card(6) is None
     gone = await store.forget(5)
     assert (gone.answers, gone.leaderboard_entries, gone.settings) == (1, 2, 1)
     assert (await store.history(5)).empty and await store.cards(5) is True
     assert await store.top(-1, "dog") == [("Bob", 0.5)] and await store.top(-2, "dog") == []
-    assert await store.cards(-1) is False
+    assert await store.cards(-1) is False and await store.last_card(5) is None
     assert (await store.forget(5)).total == 0
 
 

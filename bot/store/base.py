@@ -134,7 +134,16 @@ class Store(ABC):
 
     @abstractmethod
     async def forget(self, user_id: int) -> Forgotten:
-        """Erase everything kept about a user: answers, leaderboard entries, their private chat's settings."""
+        """Erase everything kept about a user: answers, leaderboard entries, their private chat's
+        settings, their last result card."""
+
+    @abstractmethod
+    async def set_last_card(self, user_id: int, file_id: str, caption: str) -> None:
+        """The user's latest result card (Telegram's file id of the picture we sent, and its caption),
+        offered to them in inline mode."""
+
+    @abstractmethod
+    async def last_card(self, user_id: int) -> tuple[str, str] | None: ...
 
     # -- short-lived keys -------------------------------------------------------------------------------
     @abstractmethod

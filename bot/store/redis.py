@@ -331,10 +331,19 @@ class RedisStore(Store):
                     pipe.zrem(f"{self.p}top:{chat_id}:{label}", user_id)
                 pipe.hdel(f"{self.p}names:{chat_id}", user_id)
             pipe.hdel(f"{self.p}settings", user_id)
-            pipe.delete(f"{self.p}history:{user_id}", f"{self.p}chats:{user_id}", f"{self.p}hits:{user_id}")
+            pipe.delete(
+                *(f"{self.p}{k}:{user_id}" for k in ("history", "chats", "hits", "lastcard", "noted")),
+            )
             replies = await pipe.execute()
         settings = replies[-2]
         return Forgotten(answers, len(chats), int(settings))
+
+    async def set_last_card(self, user_id, file_id, caption):
+        await self.redis.hset(f"{self.p}lastcard:{user_id}", mapping={"file_id": file_id, "caption": caption})
+
+    async def last_card(self, user_id):
+        card = await self.redis.hgetall(f"{self.p}lastcard:{user_id}")
+        return (card["file_id"], card["caption"]) if card else None
 
     # -- short-lived keys ---------------------------------------------------------------------------
     async def hit(self, user_id, limit, window_s, token):

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS updates (
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS last_cards (user_id INTEGER PRIMARY KEY, file_id TEXT NOT NULL, caption TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL, token TEXT);
 CREATE INDEX IF NOT EXISTS hits_by_user ON hits (user_id, at);
 """
@@ -223,10 +224,18 @@ class SQLiteStore(Store):
                 ("DELETE FROM scores WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM settings WHERE chat_id = ? RETURNING 1", (user_id,)),
                 ("DELETE FROM hits WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM last_cards WHERE user_id = ?", (user_id,)),
             ]
         )
-        answers, chats, _, settings, _ = (len(rows) for rows in counts)
+        answers, chats, _, settings, _, _ = (len(rows) for rows in counts)
         return Forgotten(answers, chats, settings)
+
+    async def set_last_card(self, user_id, file_id, caption):
+        self._tx([("INSERT OR REPLACE INTO last_cards VALUES (?, ?, ?)", (user_id, file_id, caption))])
+
+    async def last_card(self, user_id):
+        (rows,) = self._tx([("SELECT file_id, caption FROM last_cards WHERE user_id = ?", (user_id,))])
+        return tuple(rows[0]) if rows else None
 
     # -- short-lived keys ---------------------------------------------------------------------------
     async def hit(self, user_id, limit, window_s, token):
