@@ -2,13 +2,14 @@
 
 A crash can fall between Telegram accepting a reply and the bot recording it (the update is then
 answered again after the restart), or between recording and the reply leaving (it is never
-answered). The answer is recorded when the last byte of its HTTP request has been handed to the
-operating system: a crash before that leaves Telegram an incomplete request, which it drops, and
-the update is answered after the restart; a crash after it still lets the kernel deliver what was
-written, so the update is not answered again. Recording when the request started left the whole
-upload of a result card as a window for losing the answer (one lost in a 3-replica burst with a
-SIGKILL, ``python -m bot.loadtest --replicas 3 --crash-after 100``); recording after the response
-left its way back as a window for a duplicate (3 per crash when the kill followed an answer).
+answered). The answer is recorded just before the last chunk of its HTTP request is handed to the
+operating system: until then Telegram holds an incomplete request, which it drops if the bot dies,
+and the update is answered after the restart; once recorded, only that one write remains, and a
+crash after it still lets the kernel deliver what was written. Recording when the request started
+left the whole upload of a result card as a window for losing the answer (one lost in a 3-replica
+burst with a SIGKILL, ``python -m bot.loadtest --replicas 3 --crash-after 100``); recording after
+the last byte, or after the response, left a window for a duplicate (1 in a CI crash run, 3 per
+crash when recorded after the response, the kill following an observed answer).
 
 Context variables carry the update being handled and whether the coming request is its answer:
 each update runs in its own task, and the values follow it through python-telegram-bot's
@@ -87,15 +88,21 @@ class _AnsweringTransport(httpx.AsyncHTTPTransport):
 
 
 class _MarkWhenWritten(httpx.AsyncByteStream):
-    """The request body, chunk by chunk; after the last chunk is written, the update is recorded."""
+    """The request body, chunk by chunk; the update is recorded just before its last chunk is
+    written (looking one chunk ahead), so Telegram cannot have the whole request unrecorded."""
 
     def __init__(self, stream, ticket: Ticket):
         self._stream, self._ticket = stream, ticket
 
     async def __aiter__(self):
+        held = None
         async for chunk in self._stream:
-            yield chunk
+            if held is not None:
+                yield held
+            held = chunk
         await self._ticket.mark()
+        if held is not None:
+            yield held
 
     async def aclose(self) -> None:
         close = getattr(self._stream, "aclose", None)

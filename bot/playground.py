@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .fakeapi import FakeBotAPI
+from .fakeapi import BOT_USER, FakeBotAPI
 
 PAGE = Path(__file__).with_name("playground.html")
 MEMBERS = {"Ann": 1001, "Bob": 1002, "Chloe": 1003}
@@ -42,18 +42,31 @@ class Playground:
         return web.FileResponse(PAGE)
 
     async def send(self, request: web.Request) -> web.Response:
-        """A member sends a text, or a photo/file with an optional caption."""
+        """A member sends a text, a photo/file with an optional caption, a video (as a round video
+        message) or a GIF; "@bot ..." asks the bot inline, as typing it in any chat does."""
         form = await request.post()
         chat, user = self.who(form.get("chat", "private"), form.get("member", "Ann"))
         language = form.get("language") or "en"
         user["language_code"] = language
         fields, text = {}, (form.get("text") or "").strip()
         upload = form.get("file")
+        mention = "@" + BOT_USER["username"]
+        if upload is None and text.split(" ")[0].lower() == mention:
+            query_id = f"iq-{len(self.fake.sent)}-{user['id']}"
+            inline = {"id": query_id, "from": user, "query": text[len(mention) :].strip(), "offset": ""}
+            await self.fake.push(inline_query=inline)
+            return web.json_response({"inline_query": query_id})
         if upload is not None and hasattr(upload, "file"):
             content = upload.file.read()
             mime = upload.content_type or "application/octet-stream"
             if mime in ("image/jpeg", "image/png"):
                 fields["photo"] = self.fake.photo_sizes(content)
+            elif mime.startswith("video/"):  # the round video message a phone records
+                fields["video_note"] = self.fake.media(content, length=384, duration=3)
+            elif mime == "image/gif":  # Telegram turns a GIF into an animation
+                entry = self.fake.media(content, mime_type=mime, file_name=upload.filename)
+                fields["animation"] = {**entry, "width": 384, "height": 384, "duration": 3}
+                fields["document"] = entry
             else:
                 file_id = self.fake.add_file(content)
                 fields["document"] = {
@@ -99,6 +112,9 @@ class Playground:
         after = int(request.query.get("after", 0))
         out = []
         for i, sent in enumerate(self.fake.sent[after:], start=after):
+            if sent.method == "answerInlineQuery":
+                out.append({"index": i, "inline": self._inline(sent.params)})
+                continue
             if sent.message is None or sent.method not in ("sendMessage", "sendPhoto"):
                 continue
             m, p = sent.message, sent.params
@@ -115,6 +131,17 @@ class Playground:
                 }
             )
         return web.json_response({"next": len(self.fake.sent), "events": out})
+
+    @staticmethod
+    def _inline(params: dict) -> dict:
+        """What the Telegram app shows above the keyboard for an inline query."""
+        results = [
+            {"photo": f"/play/file/{r['photo_file_id']}", "caption": r.get("caption", "")}
+            for r in params.get("results") or []
+            if r.get("type") == "photo"
+        ]
+        button = params.get("button") or {}
+        return {"results": results, "button": button.get("text")}
 
     async def file(self, request: web.Request) -> web.Response:
         entry = self.fake.files.get(request.match_info["file_id"])

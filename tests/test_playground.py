@@ -140,3 +140,66 @@ def test_a_photo_without_face_or_pet_gets_a_friendly_answer(playground, browser,
     upload_sample(browser, playground, tmp_path, "coffee")
     answer = wait_for(lambda: [t for t in bot_texts(browser) if "can't find a face or a pet" in t])
     assert "%" not in answer[0]
+
+
+@pytest.mark.parametrize("name,fmt", [("me.mp4", "mp4"), ("me.gif", "gif")])
+def test_a_video_message_and_a_gif(playground, browser, tmp_path, name, fmt):
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import face_clip
+
+    clip = tmp_path / name
+    clip.write_bytes(face_clip(fmt))
+    browser.get(playground)
+    before = len([t for t in bot_texts(browser) if t.startswith("🎞 over")]) if bot_texts(browser) else 0
+    browser.find_element(By.ID, "photo").send_keys(str(clip))
+    answers = wait_for(lambda: [t for t in bot_texts(browser) if t.startswith("🎞 over")][before:])
+    assert " frames: you are " in answers[0] and "single frames: " in answers[0]
+
+
+@pytest.mark.parametrize(
+    "language,play_too,friend,group_button,welcome",
+    [
+        ("en", "Play too: t.me/", "Your friend is ", "Play in a group 👥", "Mirror, mirror"),
+        ("ko", "같이 해 보세요: t.me/", "친구는 ", "그룹에서 하기 👥", "거울아, 거울아"),
+    ],
+)
+def test_share_link_group_button_and_inline_mode(
+    playground, browser, tmp_path, language, play_too, friend, group_button, welcome
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(playground)
+    Select(browser.find_element(By.ID, "language")).select_by_value(language)
+    photo = tmp_path / "me.png"
+    import skimage.data
+
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    wait_for(lambda: [t for t in bot_texts(browser) if play_too in t])
+
+    # a friend taps the link on the card: the bot opens with the answer they were sent
+    browser.find_elements(By.CSS_SELECTOR, ".bot-msg a.link")[-1].click()
+    greeting = wait_for(lambda: [t for t in bot_texts(browser) if t.startswith(friend)])
+    assert "%" in greeting[0]
+
+    # "play in a group" adds the bot to the group, which greets it there
+    browser.get(playground)
+    Select(browser.find_element(By.ID, "language")).select_by_value(language)
+    buttons = wait_for(
+        lambda: [
+            b for b in browser.find_elements(By.CSS_SELECTOR, ".bot-msg .buttons button") if b.text == group_button
+        ]
+    )
+    buttons[-1].click()
+    assert "active" in browser.find_element(By.ID, "tab-group").get_attribute("class")
+    wait_for(lambda: [t for t in bot_texts(browser) if t.startswith(welcome)])
+
+    # inline mode: typing the bot's name offers this user's last card; picking it posts it "via" the bot
+    browser.find_element(By.ID, "tab-private").click()
+    browser.find_element(By.ID, "text").send_keys("@mirror_mirror_test_bot\n")
+    result = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#inline .result img"))
+    result[0].click()
+    posted = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".me .via"))
+    assert posted and browser.find_elements(By.CSS_SELECTOR, ".me img")
