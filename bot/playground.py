@@ -182,7 +182,7 @@ async def serve(
         api_base_url=fake.api_base_url,
         file_base_url=fake.file_base_url,
         state_dir=state_dir,
-        **(config_overrides or {}),
+        **{"rate_limit": 1000, **(config_overrides or {})},  # a maintainer trying many photos is not a flood
     )
     print(
         f"Mirror Mirror playground: open http://127.0.0.1:{fake.port}/  (model {classifier.card.version}; "
