@@ -33,6 +33,13 @@ class Ticket:
 
     mark: Callable[[], Awaitable[None]]
     handed_over: bool = False
+    recorded: bool = False
+
+    async def record(self) -> None:
+        """Record the update as answered, once (a retried request does not record it again)."""
+        if not self.recorded:
+            self.recorded = True
+            await self.mark()
 
 
 _ticket: ContextVar[Ticket | None] = ContextVar("answer_ticket", default=None)
@@ -100,7 +107,7 @@ class _MarkWhenWritten(httpx.AsyncByteStream):
             if held is not None:
                 yield held
             held = chunk
-        await self._ticket.mark()
+        await self._ticket.record()
         if held is not None:
             yield held
 

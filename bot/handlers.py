@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import secrets
+from urllib.parse import quote
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultCachedPhoto,
+    InlineQueryResultsButton,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatAction, ChatType
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
@@ -73,8 +84,6 @@ async def reply(message: Message, body: str):
 # -- commands -----------------------------------------------------------------------------------
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start, or a friend's shared link (t.me/<bot>?start=r<code>): their answer, then how to play."""
-    import json
-
     language, shared = lang(update), None
     payload = (context.args or [""])[0]
     if payload.startswith("r") and len(payload) > 1:
@@ -228,9 +237,6 @@ async def animated_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def share_link(state, username: str | None, result, card) -> str:
     """t.me/<bot>?start=r<code>: the code keeps the answer's numbers (no photo, no name) for 30 days."""
-    import json
-    import secrets
-
     head = result.headline
     code = secrets.token_urlsafe(6)
     await state.store.remember(
@@ -240,8 +246,6 @@ async def share_link(state, username: str | None, result, card) -> str:
 
 
 def share_buttons(language: str, username: str | None, link: str, line: str) -> list[InlineKeyboardButton]:
-    from urllib.parse import quote
-
     share = f"https://t.me/share/url?url={quote('https://' + link, safe='')}&text={quote(line, safe='')}"
     group = f"https://t.me/{username}?startgroup=play"
     return [
@@ -252,8 +256,6 @@ def share_buttons(language: str, username: str | None, link: str, line: str) -> 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """@bot in any chat: the user's own last result card, to post there; shown to nobody else."""
-    from telegram import InlineQueryResultCachedPhoto, InlineQueryResultsButton
-
     state, language, query = context.bot_data["state"], lang(update), update.inline_query
     last = await state.store.last_card(query.from_user.id)
     if last is None:
@@ -272,20 +274,26 @@ async def play(
     player: User,
     reply_to: Message | None = None,
 ) -> None:
-    state = context.bot_data["state"]
-    language = lang(update)
     answer_to = reply_to or update.effective_message
+    await within_limits(
+        context, update, answer_to, lambda: answer_photo(update, context, photo_message, player, answer_to)
+    )
+
+
+async def within_limits(context, update: Update, answer_to: Message, work, photos: int = 1) -> None:
+    """The sender's rate limit, then a place among the photos in hand; ``work()`` gives the answer."""
+    state, language = context.bot_data["state"], lang(update)
     async with state.in_flight():
         wait = await state.allowance(update)
         if wait:
-            state.metrics.refused.labels("rate_limited").inc()
+            state.metrics.refused.labels("rate_limited").inc(photos)
             await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
         try:
             async with state.scorer.admit():
-                await answer_photo(update, context, photo_message, player, answer_to)
+                await work()
         except Busy:
-            state.metrics.refused.labels("busy").inc()
+            state.metrics.refused.labels("busy").inc(photos)
             await reply(answer_to, text(language, "busy"))
 
 
@@ -372,7 +380,7 @@ async def download(update: Update, context, file_id: str, answer_to: Message) ->
 async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> None:
     """An album (photos sent together): one answer, a grid card with each photo's score and the
     album's verdict. In a group only when it asked for the game (/mirror or a mention on any photo)."""
-    state, first = context.bot_data["state"], updates[0]
+    first = updates[0]
     language, chat, player = lang(first), first.effective_chat, first.effective_user
     messages = [u.effective_message for u in updates if u.effective_message]
     photos = [m for m in messages if has_image(m)][:MAX_ALBUM]
@@ -383,17 +391,9 @@ async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> No
     if not photos:
         await reply(answer_to, text(language, "not_image"))
         return
-    async with state.in_flight():
-        wait = await state.allowance(first)
-        if wait:
-            state.metrics.refused.labels("rate_limited").inc(len(photos))
-            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
-            return
-        try:
-            async with state.scorer.admit():
-                await answer_album(context, photos, player, answer_to, group)
-        except Busy:
-            await reply(answer_to, text(language, "busy"))
+    await within_limits(
+        context, first, answer_to, lambda: answer_album(context, photos, player, answer_to, group), len(photos)
+    )
 
 
 async def answer_album(context, photos: list[Message], player: User, answer_to: Message, group: bool) -> None:

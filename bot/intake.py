@@ -175,18 +175,15 @@ class Intake:
             raise  # cut off while stopping: stays taken, and is answered after the restart
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
-        if ticket is None or not ticket.handed_over:  # handed over: the outbox records it when sent
+        if ticket is None or not (ticket.handed_over or ticket.recorded):  # handed over: the outbox records it
             await self._done(items)
         self._answered.extend([time.monotonic()] * len(items))
 
     def _marker(self, items: list[Queued]):
-        """Records ``items`` as answered (and, the first time, how long their answer took)."""
-        timed = False
+        """Records ``items`` as answered, and how long their answer took."""
 
         async def mark() -> None:
-            nonlocal timed
-            if self.metrics and not timed:
-                timed = True
+            if self.metrics:
                 self.metrics.reply.observe(time.time() - min(item.received for item in items))
             await self._done(items)
 

@@ -63,7 +63,7 @@ class Outbox:
 
                 async def mark_all(tickets=tickets):
                     for ticket in tickets:
-                        await ticket.mark()
+                        await ticket.record()
 
                 answering(mark_all)  # this task's next reply records every update in the batch
                 try:

@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import time
+from dataclasses import replace
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -191,7 +192,7 @@ class RedisStore(Store):
             if done:  # answered by a replica that died before acknowledging it
                 await self._ack(q)
                 continue
-            out.append(q if notice is None else _with(q, notice=int(notice)))
+            out.append(q if notice is None else replace(q, notice=int(notice)))
         return out
 
     def _keep_claims(self) -> None:
@@ -414,12 +415,6 @@ def _queued(level: int, entry: str, fields: dict) -> Queued:
         fields.get("album") or None,
         f"{level}/{entry}",
     )
-
-
-def _with(q: Queued, **changes) -> Queued:
-    from dataclasses import replace
-
-    return replace(q, **changes)
 
 
 def _history(fields: dict) -> History:
