@@ -24,14 +24,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from classifier import Classifier
 
 from . import handlers
 from .answered import AnsweringRequest
 from .config import Config
-from .intake import Intake
+from .intake import UPDATES_PER_POLL, Intake  # noqa: F401 - UPDATES_PER_POLL: the tests read it here
 from .loopwatch import LoopWatch
 from .metrics import Metrics
 from .outbox import Outbox
@@ -153,28 +152,14 @@ def build_application(config: Config, classifier: Classifier) -> Application:
     return application
 
 
-UPDATES_PER_POLL = 20
-
-
-class PacedBot(ExtBot):
-    """Takes updates a few at a time when polling. Telegram hands out up to 100 per call, and
-    turning 100 updates into objects and starting their handlers is one ~70 ms stretch of the
-    event loop during a burst (measured with `python -m bot.loadtest`); 20 at a time keep every
-    stretch well under the 100 ms the loop may be blocked."""
-
-    async def get_updates(self, offset=None, limit=None, *args, **kwargs):
-        return await super().get_updates(offset, UPDATES_PER_POLL if limit is None else limit, *args, **kwargs)
-
-
 def _builder(config: Config, pacer: ChatPacer):
     # a pool of 16 connections: httpx scans the whole pool on every request, so 64 cost a tenth
     # of the loop's time under load; requests queue for a free one (pool_timeout) instead of failing
-    bot = PacedBot(
+    bot = ExtBot(
         token=config.token,
         base_url=config.api_base_url,
         base_file_url=config.file_base_url,
         request=AnsweringRequest(connection_pool_size=16, pool_timeout=30.0),
-        get_updates_request=HTTPXRequest(connection_pool_size=2),
         rate_limiter=TelegramLimits(pacer),  # Telegram's limits; honours 429 retry_after
     )
     # updates come through the durable intake (bot/intake.py), not PTB's own updater
@@ -277,10 +262,16 @@ async def start_webhook_server(application: Application, config: Config, intake:
             if not hmac.compare_digest(given, config.webhook_secret):
                 return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), application.bot)
+            raw = await request.json()
+            int(raw["update_id"])
         except (json.JSONDecodeError, ValueError, KeyError, TypeError):
             return web.Response(status=400)
-        await intake.record([update])  # committed before Telegram hears 200
+        try:
+            update = Update.de_json(raw, application.bot)
+        except Exception:  # noqa: BLE001 - unreadable here: kept and answered, or Telegram would retry it forever
+            await intake.record([], [raw])
+        else:
+            await intake.record([update])  # committed before Telegram hears 200
         return web.Response(text="ok")
 
     state: BotState = application.bot_data["state"]

@@ -24,10 +24,12 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from collections import deque
 
 from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.warnings import PTBUserWarning
 
 from .answered import answering, final_reply
 from .handlers import album, has_image, lang
@@ -35,7 +37,12 @@ from .store import Incoming, Queued, Store
 from .texts import text
 
 log = logging.getLogger(__name__)
+# getUpdates is read raw on purpose (see ``poll``); PTB would warn on every call
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 POLL_TIMEOUT_S = 10
+# Telegram hands out up to 100 updates per call; turning 100 into objects and starting their handlers
+# was one ~70 ms stretch of the event loop in a burst (`python -m bot.loadtest`): 20 at a time keep it short
+UPDATES_PER_POLL = 20
 NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, about 20 s"
 RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long
 DEFAULT_RATE = 2.0  # answers per second assumed before any are measured
@@ -53,12 +60,13 @@ class Intake:
         self._answered: deque[float] = deque()
 
     # -- recording ----------------------------------------------------------------------------------
-    async def record(self, updates: list[Update]) -> int:
-        """Commit updates to the store (before they are confirmed); returns how many were new."""
+    async def record(self, updates: list[Update], unreadable: list[dict] = ()) -> int:
+        """Commit updates to the store (before they are confirmed); returns how many were new.
+        ``unreadable``: updates as Telegram sent them that could not be read; kept so they get an answer."""
         rows = [
             Incoming(u.update_id, u.effective_user.id if u.effective_user else None, u.to_json(), album_of(u))
             for u in updates
-        ]
+        ] + [Incoming(raw["update_id"], None, json.dumps(raw)) for raw in unreadable]
         new = await self.store.enqueue(rows) if rows else 0
         if new and self.metrics:
             self.metrics.updates.inc(new)
@@ -112,9 +120,14 @@ class Intake:
         await bot.delete_webhook(drop_pending_updates=False)
         last = await self.store.last_update_id()
         offset, pause = (last + 1 if last is not None else None), 1.0
+        ask = {"timeout": POLL_TIMEOUT_S, "limit": UPDATES_PER_POLL, "allowed_updates": list(Update.ALL_TYPES)}
         while not self._stopping.is_set():
             try:
-                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES)
+                # raw, so one update this library cannot read does not stop every later one (PTB's
+                # get_updates raises for the whole batch, and the same batch would come back forever)
+                raw = await bot.do_api_request(
+                    "getUpdates", api_kwargs={**ask, "offset": offset}, read_timeout=POLL_TIMEOUT_S + 10
+                )
             except TimedOut:
                 continue
             except (NetworkError, TelegramError) as exc:  # Telegram or the network is down: try again, slower
@@ -124,9 +137,9 @@ class Intake:
                 pause = min(pause * 2, 30.0)
                 continue
             pause = 1.0
-            if updates:
-                await self.record(list(updates))
-                offset = updates[-1].update_id + 1
+            if raw:
+                await self.record(*_parse(raw, bot))
+                offset = max(item["update_id"] for item in raw) + 1
 
     # -- working ------------------------------------------------------------------------------------
     async def work(self) -> None:
@@ -160,17 +173,9 @@ class Intake:
             ticket = answering(self._marker(items))  # this task's replies mark them done when sent
             for item in items:
                 await self.store.release_note(item.user_id or 0, item.update_id)
-            updates = [Update.de_json(json.loads(item.payload), self.application.bot) for item in items]
-            for item, update in zip(items, updates):
-                if item.notice and update.effective_chat:  # its turn has come: the "in line" note is done
-                    await _remove(self.application.bot, update.effective_chat.id, item.notice)
-            update, waited = updates[0], time.time() - min(item.received for item in items)
-            if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
-                await self._too_late(update)
-            elif len(updates) > 1:
-                await self._album(updates)
-            else:
-                await self.application.process_update(update)
+            updates = await self._read(items)
+            if updates:
+                await self._dispatch(items, updates)
         except asyncio.CancelledError:
             raise  # cut off while stopping: stays taken, and is answered after the restart
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
@@ -178,6 +183,27 @@ class Intake:
         if ticket is None or not (ticket.handed_over or ticket.recorded):  # handed over: the outbox records it
             await self._done(items)
         self._answered.extend([time.monotonic()] * len(items))
+
+    async def _read(self, items: list[Queued]) -> list[Update]:
+        """The recorded updates as objects; none when the library cannot read them (that is answered)."""
+        try:
+            return [Update.de_json(json.loads(item.payload), self.application.bot) for item in items]
+        except Exception as exc:  # noqa: BLE001 - whatever the library cannot read still gets an answer
+            log.error("update %s could not be read: %s", items[0].update_id, type(exc).__name__)
+            await self._unreadable(json.loads(items[0].payload))
+            return []
+
+    async def _dispatch(self, items: list[Queued], updates: list[Update]) -> None:
+        for item, update in zip(items, updates):
+            if item.notice and update.effective_chat:  # its turn has come: the "in line" note is done
+                await _remove(self.application.bot, update.effective_chat.id, item.notice)
+        update, waited = updates[0], time.time() - min(item.received for item in items)
+        if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
+            await self._too_late(update)
+        elif len(updates) > 1:
+            await self._album(updates)
+        else:
+            await self.application.process_update(update)
 
     def _marker(self, items: list[Queued]):
         """Records ``items`` as answered, and how long their answer took."""
@@ -206,6 +232,20 @@ class Intake:
             await album(updates, context)
         except Exception as exc:  # the same error path as a single update's handlers
             await application.process_error(updates[0], exc)
+
+    async def _unreadable(self, raw: dict) -> None:
+        """An update the library could not read: if it came from a chat, say something went wrong."""
+        chat_id = next(
+            (v["chat"]["id"] for v in raw.values() if isinstance(v, dict) and isinstance(v.get("chat"), dict)), None
+        )
+        if chat_id is None:
+            return
+        user = next((v["from"] for v in raw.values() if isinstance(v, dict) and isinstance(v.get("from"), dict)), {})
+        final_reply()
+        try:
+            await self.application.bot.send_message(chat_id, text(user.get("language_code"), "error"))
+        except TelegramError as exc:
+            log.warning("could not answer an unreadable update: %s", type(exc).__name__)
 
     async def _too_late(self, update: Update) -> None:
         minutes = max(1, round(self.max_wait_s / 60))
@@ -244,3 +284,15 @@ def album_of(update: Update) -> str | None:
     if message is None or not message.media_group_id:
         return None
     return f"{message.chat_id}:{message.media_group_id}"
+
+
+def _parse(raw: list[dict], bot) -> tuple[list[Update], list[dict]]:
+    """Telegram's updates as objects, and apart, those this library could not read."""
+    updates, unreadable = [], []
+    for item in raw:
+        try:
+            updates.append(Update.de_json(item, bot))
+        except Exception as exc:  # noqa: BLE001 - a newer Bot API field, a malformed update
+            log.error("update %s could not be read: %s", item.get("update_id"), type(exc).__name__)
+            unreadable.append(item)
+    return updates, unreadable

@@ -868,3 +868,15 @@ async def test_inline_mode_offers_the_users_own_last_card_only_to_them(fake, bot
     await ask(96, "q3")  # someone else sees nothing of it
     await fake.wait_sent(lambda s: s.method == "answerInlineQuery", count=3, timeout=30)
     assert inline_answers()[2].params["results"] == []
+
+
+async def test_an_update_the_library_cannot_read_is_answered_and_does_not_block_the_rest(fake, bot):
+    """A field python-telegram-bot does not expect (here a video note without its duration) made every
+    getUpdates call fail on the same batch: nothing after it was ever answered."""
+    broken = fake.message(private(97), user(97), video_note={"file_id": "x", "file_unique_id": "x", "length": 1})
+    await fake.push(broken)
+    await send_photo(fake, private(98), user(98))
+    (sorry,) = await reply_in(fake, 97)
+    assert "Something went wrong" in body(sorry)
+    (answer,) = await reply_in(fake, 98)
+    assert body(answer).startswith("you are ")
