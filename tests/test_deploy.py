@@ -28,7 +28,8 @@ def test_compose_passes_only_settings_the_bot_reads():
 
 def test_proxy_forwards_only_the_webhook_to_the_bots():
     nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    assert f"location = {WEBHOOK_PATH} {{" in nginx and f"server bot:{Config.port};" in nginx
+    assert f"location = {WEBHOOK_PATH} {{" in nginx and f"set $bots http://bot:{Config.port};" in nginx
+    assert "resolver 127.0.0.11" in nginx  # replicas added by --scale are found without a reload
     assert "return 404;" in nginx  # /metrics and /readyz are not public
 
 
