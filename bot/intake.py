@@ -50,7 +50,7 @@ ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of ea
 
 
 class Intake:
-    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0, metrics=None):
+    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0, *, metrics):
         self.application, self.store, self.metrics = application, store, metrics
         self.limit, self.max_wait_s, self.grace_s = limit, max_wait_s, grace_s
         self._wake = asyncio.Event()
@@ -68,10 +68,9 @@ class Intake:
             for u in updates
         ] + [Incoming(raw["update_id"], None, json.dumps(raw)) for raw in unreadable]
         new = await self.store.enqueue(rows) if rows else 0
-        if new and self.metrics:
+        if new:
             self.metrics.updates.inc(new)
             self.metrics.photos.inc(sum(1 for u in updates if u.effective_message and has_image(u.effective_message)))
-        if new:
             self._wake.set()
             for update in updates:
                 if update.effective_message and has_image(update.effective_message):
@@ -149,7 +148,7 @@ class Intake:
             log.info("answering %d updates left unfinished by the last run", recovered)
         measured = 0.0
         while not self._stopping.is_set():
-            if self.metrics and time.monotonic() - measured > 1.0:
+            if time.monotonic() - measured > 1.0:
                 measured = time.monotonic()
                 self.metrics.queue.set(await self.store.queued())
             self._wake.clear()  # before taking: whatever arrives after the take wakes the wait below
@@ -209,8 +208,7 @@ class Intake:
         """Records ``items`` as answered, and how long their answer took."""
 
         async def mark() -> None:
-            if self.metrics:
-                self.metrics.reply.observe(time.time() - min(item.received for item in items))
+            self.metrics.reply.observe(time.time() - min(item.received for item in items))
             await self._done(items)
 
         return mark
@@ -249,8 +247,7 @@ class Intake:
 
     async def _too_late(self, update: Update) -> None:
         minutes = max(1, round(self.max_wait_s / 60))
-        if self.metrics:
-            self.metrics.refused.labels("too_late").inc()
+        self.metrics.refused.labels("too_late").inc()
         final_reply()
         await update.effective_message.reply_text(text(lang(update), "too_late", minutes=minutes), do_quote=True)
 

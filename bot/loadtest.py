@@ -103,7 +103,7 @@ async def burst(
         env["MODEL_DIR"] = str(model_dir)
     redis = None
     if replicas > 1 or redis_url:  # replicas share Redis and sit behind one webhook, round-robin
-        redis = None if redis_url else _RedisServer().start()
+        redis = None if redis_url else RedisServer().start()
         env.update(REDIS_URL=redis_url or redis.url, WEBHOOK_URL="https://mirror.example", RECLAIM_SECONDS="10")
     bots = _Bots(env, replicas, webhook=redis is not None or bool(redis_url))
     total = photos + albums
@@ -288,24 +288,33 @@ class _Bots:
         return sum(" ERROR " in line for log in self.measured_logs for line in log)
 
 
-class _RedisServer:
-    """A throwaway redis-server on a free loopback port (Debian's ``redis-server`` package)."""
+class RedisServer:
+    """A throwaway redis-server on a free loopback port (Debian's ``redis-server`` package), nothing
+    saved to disk; the load test's replicas and the test suite use it."""
 
-    def start(self) -> _RedisServer:
+    def start(self, timeout_s: float = 10.0) -> RedisServer:
         import shutil
+        import socket
         import subprocess
 
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("--replicas needs Redis: install redis-server, or pass --redis-url")
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server), or pass --redis-url")
         self.port, self.dir = _free_port(), tempfile.mkdtemp(prefix="mirror-redis-")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", ""],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
+            + ["--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        time.sleep(0.3)
-        return self
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError("redis-server did not start")
 
     @property
     def url(self) -> str:

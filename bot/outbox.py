@@ -50,9 +50,6 @@ class Outbox:
             self._flushers[chat_id] = asyncio.create_task(self._flush(chat_id))
         return None
 
-    def waiting(self) -> int:
-        return sum(len(w) for w in self._waiting.values())
-
     async def _flush(self, chat_id: int) -> None:
         try:
             while self._waiting.get(chat_id):

@@ -83,35 +83,19 @@ def tiny_classifier(tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
+def redis_server():
     """A real redis-server (Debian's package; .ci/run installs it) on a free loopback port."""
     import shutil
-    import subprocess
-    import time
 
-    binary = shutil.which("redis-server")
-    if binary is None:
+    from bot.loadtest import RedisServer
+
+    if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed; .ci/run installs it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed here (apt-get install redis-server); CI installs it")
-    port, folder = free_port(), tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

@@ -84,25 +84,15 @@ if redis.call('EXISTS', p .. 'taken:' .. id, p .. 'done:' .. id) > 0 then return
 redis.call('SET', p .. 'notice:' .. id, message, 'EX', keep)
 return 1
 """
-HIT = """
-local key, now, limit, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZSCORE', key, ARGV[4]) then return '0' end
-if redis.call('ZCARD', key) >= limit then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return tostring(window - (now - tonumber(oldest[2])))
-end
-redis.call('ZADD', key, now, ARGV[4])
-redis.call('EXPIRE', key, math.ceil(window))
-return '0'
-"""
 
 
-RESERVE = """
+WINDOW = """
+-- a sliding window: rate limits and Telegram's flood windows; a member already in it counts once
 local key, limit, period, spend, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local t = redis.call('TIME')  -- one clock for every replica
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+if redis.call('ZSCORE', key, member) then return '0' end
 if redis.call('ZCARD', key) >= limit then
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   return tostring(tonumber(oldest[2]) + period - now)
@@ -128,8 +118,7 @@ class RedisStore(Store):
         self._enqueue = self.redis.register_script(ENQUEUE)
         self._take_album = self.redis.register_script(TAKE_ALBUM)
         self._set_notice = self.redis.register_script(SET_NOTICE)
-        self._hit = self.redis.register_script(HIT)
-        self._reserve = self.redis.register_script(RESERVE)
+        self._window = self.redis.register_script(WINDOW)
         self._release = self.redis.register_script(RELEASE)
         self._spent = itertools.count()
         self._groups_made = False
@@ -186,13 +175,18 @@ class RedisStore(Store):
                 pipe.set(f"{self.p}taken:{q.update_id}", 1, ex=KEEP_S)
                 pipe.get(f"{self.p}notice:{q.update_id}")
             replies = await pipe.execute()
-        out = []
+        out, answered = [], []
         for i, q in enumerate(items):
             done, _, notice = replies[3 * i : 3 * i + 3]
             if done:  # answered by a replica that died before acknowledging it
-                await self._ack(q)
-                continue
-            out.append(q if notice is None else replace(q, notice=int(notice)))
+                answered.append(q)
+            else:
+                out.append(q if notice is None else replace(q, notice=int(notice)))
+        if answered:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for q in answered:
+                    self._ack(pipe, q)
+                await pipe.execute()
         return out
 
     def _keep_claims(self) -> None:
@@ -233,19 +227,17 @@ class RedisStore(Store):
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(f"{self.p}done:{queued.update_id}", 1, ex=KEEP_S)
             pipe.delete(*(f"{self.p}{k}:{queued.update_id}" for k in ("where", "taken", "notice")))
-            if queued.ref:
-                level, entry = queued.ref.split("/")
-                pipe.xack(self._q(int(level)), GROUP, entry)
-                pipe.xdel(self._q(int(level)), entry)
-                if queued.album:
-                    pipe.delete(f"{self.p}albumtaken:{queued.ref}")
+            self._ack(pipe, queued)
+            if queued.ref and queued.album:
+                pipe.delete(f"{self.p}albumtaken:{queued.ref}")
             await pipe.execute()
 
-    async def _ack(self, queued: Queued) -> None:
+    def _ack(self, pipe, queued: Queued) -> None:
+        """Queue into ``pipe``: the stream entry is acknowledged and dropped."""
         if queued.ref:
             level, entry = queued.ref.split("/")
-            await self.redis.xack(self._q(int(level)), GROUP, entry)
-            await self.redis.xdel(self._q(int(level)), entry)
+            pipe.xack(self._q(int(level)), GROUP, entry)
+            pipe.xdel(self._q(int(level)), entry)
 
     async def position(self, update_id):
         where = await self.redis.get(f"{self.p}where:{update_id}")
@@ -348,14 +340,14 @@ class RedisStore(Store):
 
     # -- short-lived keys ---------------------------------------------------------------------------
     async def hit(self, user_id, limit, window_s, token):
-        now = time.time()
-        wait = await self._hit(keys=[f"{self.p}hits:{user_id}"], args=[repr(now), limit, window_s, token])
-        return max(0.0, float(wait))
+        return await self._spend(f"hits:{user_id}", limit, window_s, True, token)
 
     async def reserve(self, key, limit, period_s, spend=True):
-        member = f"{self.consumer}:{next(self._spent)}"
-        args = [limit, period_s, "1" if spend else "0", member]
-        return max(0.0, float(await self._reserve(keys=[f"{self.p}sent:{key}"], args=args)))
+        return await self._spend(f"sent:{key}", limit, period_s, spend, f"{self.consumer}:{next(self._spent)}")
+
+    async def _spend(self, key: str, limit: int, period_s: float, spend: bool, member: str) -> float:
+        wait = await self._window(keys=[self.p + key], args=[limit, period_s, "1" if spend else "0", member])
+        return max(0.0, float(wait))
 
     async def claim_note(self, user_id, update_id):
         return bool(await self.redis.set(f"{self.p}noted:{user_id}", update_id, nx=True, ex=FAIR_WINDOW_S))
