@@ -207,15 +207,14 @@ class Intake:
     def _marker(self, items: list[Queued]):
         """Records ``items`` as answered, and how long their answer took."""
 
-        async def mark() -> None:
+        async def mark():
             self.metrics.reply.observe(time.time() - min(item.received for item in items))
-            await self._done(items)
+            return await self.store.send_done(items)
 
         return mark
 
     async def _done(self, items: list[Queued]) -> None:
-        for item in items:
-            await self.store.done(item)
+        await (await self.store.send_done(items))()
 
     async def _whole_album(self, queued: Queued) -> list[Queued]:
         """Wait until the album's photos stop arriving, then take them all."""

@@ -59,8 +59,14 @@ class Outbox:
                 tickets = [w.ticket for w in batch if w.ticket is not None]
 
                 async def mark_all(tickets=tickets):
-                    for ticket in tickets:
-                        await ticket.record()
+                    waits = [await ticket.record() for ticket in tickets]
+
+                    async def confirmed():
+                        for wait in waits:
+                            if wait is not None:
+                                await wait()
+
+                    return confirmed
 
                 answering(mark_all)  # this task's next reply records every update in the batch
                 try:

@@ -86,6 +86,17 @@ return 1
 """
 
 
+DONE = """
+local p, id, keep, stream, entry, album, group = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+redis.call('SET', p .. 'done:' .. id, 1, 'EX', keep)
+redis.call('DEL', p .. 'where:' .. id, p .. 'taken:' .. id, p .. 'notice:' .. id)
+if stream ~= '' then
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+  if album ~= '' then redis.call('DEL', p .. 'albumtaken:' .. album) end
+end
+return 1
+"""
 WINDOW = """
 -- a sliding window: rate limits and Telegram's flood windows; a member already in it counts once
 local key, limit, period, spend, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -224,13 +235,39 @@ class RedisStore(Store):
         return sorted(out, key=lambda q: q.update_id) or [queued]
 
     async def done(self, queued):
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{self.p}done:{queued.update_id}", 1, ex=KEEP_S)
-            pipe.delete(*(f"{self.p}{k}:{queued.update_id}" for k in ("where", "taken", "notice")))
-            self._ack(pipe, queued)
-            if queued.ref and queued.album:
-                pipe.delete(f"{self.p}albumtaken:{queued.ref}")
-            await pipe.execute()
+        await (await self.send_done([queued]))()
+
+    async def send_done(self, items):
+        """One DONE script per update, written to Redis's socket before this returns (no wait for
+        the reply, during which the loop would run other tasks before the answer's last bytes go)."""
+        commands = []
+        for q in items:
+            level, entry = q.ref.split("/") if q.ref else ("", "")
+            stream = self._q(int(level)) if level else ""
+            album = q.ref if q.ref and q.album else ""
+            commands.append(("EVAL", DONE, 0, self.p, q.update_id, KEEP_S, stream, entry, album, GROUP))
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        except BaseException:
+            await conn.disconnect()
+            await pool.release(conn)
+            raise
+
+        async def confirmed() -> None:
+            try:
+                for _ in commands:
+                    reply = await conn.read_response()
+                    if isinstance(reply, ResponseError):
+                        raise reply
+            except BaseException:
+                await conn.disconnect()
+                raise
+            finally:
+                await pool.release(conn)
+
+        return confirmed
 
     def _ack(self, pipe, queued: Queued) -> None:
         """Queue into ``pipe``: the stream entry is acknowledged and dropped."""
