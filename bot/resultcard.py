@@ -1,5 +1,5 @@
-"""The result card: the photo, downscaled, each person's face boxed and labelled "73% puppy", or
-a pet photo labelled "this one: 99% kitty".
+"""The result card: the photo, downscaled, each person's face boxed and labelled "73% puppy", each
+pet's face circled and labelled "pet: 97% kitty", or a pet photo labelled "this one: 99% kitty".
 
 Drawn with Pillow and its bundled open font (Aileron, via ``ImageFont.load_default(size)``), so
 nothing is fetched or installed for it. Card text stays ASCII because that font has no Hangul
@@ -61,18 +61,21 @@ def draw(result: SelfieResult, card) -> Image.Image:
                 text = f"{number}: {text}"
             pen.rounded_rectangle((x0, y0, x1, y1), radius=line * 3, outline=colour, width=line)
             _tag(pen, text, font, colour, (x0, y0), canvas.size, above=True)
-    elif result.pet is not None:
-        text, colour = label_text(result.pet, card)
-        _tag(
-            pen,
-            f"this one: {text}",
-            font,
-            colour,
-            (canvas.width / 2, canvas.height),
-            canvas.size,
-            above=True,
-            centred=True,
-        )
+    # pets: an oval around the face and a label below it ("pet: 97% kitty"), so people and pets are
+    # told apart at a glance; a pet seen in the whole photo (no face boxed) gets a label at the bottom
+    alone = not result.faces_found
+    for pet in result.pets:
+        text, colour = label_text(pet.prediction, card)
+        if pet.box is None:
+            tag = f"this one: {text}" if alone else f"pet: {text}"
+            _tag(pen, tag, font, colour, (canvas.width / 2, canvas.height), canvas.size, above=True, centred=True)
+            continue
+        b = pet.box
+        x0, y0 = ox + b.x * scale, oy + b.y * scale
+        x1, y1 = x0 + b.w * scale, y0 + b.h * scale
+        pen.ellipse((x0, y0, x1, y1), outline="white", width=line + 2)
+        pen.ellipse((x0, y0, x1, y1), outline=colour, width=line)
+        _tag(pen, f"pet: {text}", font, colour, ((x0 + x1) / 2, y1), canvas.size, above=False, centred=True)
     return canvas
 
 

@@ -22,6 +22,14 @@ TEXTS = {
         "display name (for /top), and this chat's settings. /forgetme erases all of it.",
         "pet": "this one is {percent}% {name} {emoji}",
         "pet_named": "{name}, this one is {percent}% {label} {emoji}",
+        "breed": "{head} — a {breed}, I'd say",
+        "animals": {"dog": "dog", "cat": "cat"},
+        "with_pets": "{who}: {person} · {pets}",
+        "you": "you",
+        "your_pet": "your {animal}: {percent}% {name} {emoji}",
+        "pet_line": "🐾 your {animal}: {percent}% {name} {emoji}",
+        "another_pet": "🐾 and another: {percent}% {name} {emoji}",
+        "breed_line": "🐾 your {animal} looks like a {breed}",
         "none": "I can't find a face or a pet here. Send a selfie? 🤳",
         "album_none": "I can't find a face or a pet in these photos. Send a selfie? 🤳",
         "album_header": "📸 {n} photos:",
@@ -96,6 +104,14 @@ TEXTS = {
         "/forgetme 로 모두 지울 수 있어요.",
         "pet": "이 친구는 {percent}% {name} {emoji}",
         "pet_named": "{name}님, 이 친구는 {percent}% {label} {emoji}",
+        "breed": "{head} — {breed} 같아요",
+        "animals": {"dog": "강아지", "cat": "고양이"},
+        "with_pets": "{who}: {person} · {pets}",
+        "you": "당신",
+        "your_pet": "함께 있는 {animal}: {percent}% {name} {emoji}",
+        "pet_line": "🐾 함께 있는 {animal}: {percent}% {name} {emoji}",
+        "another_pet": "🐾 또 한 친구: {percent}% {name} {emoji}",
+        "breed_line": "🐾 {animal}는 {breed} 같아요",
         "none": "얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
         "album_none": "이 사진들에서 얼굴도 반려동물도 찾지 못했어요. 셀카를 보내 주시겠어요? 🤳",
         "album_header": "📸 사진 {n}장:",
@@ -219,27 +235,74 @@ def history_line(lang: str, history, card) -> str:
     return text(lang, "history" if history.count != 1 else "history_one", n=history.count, parts=parts)
 
 
-def pet_message(lang: str, prediction, card, name: str | None = None) -> str:
-    """ "this one is 99% kitty 🐱" plus one bar per label."""
+def _top(lang: str, prediction, card) -> tuple[str, int, str, str]:
+    """(label, percent, localised name, emoji) of a prediction's top label."""
     _, percents, order = parts_of(lang, prediction, card)
     top = order[0]
-    emoji = EMOJI.get(top, card.emoji.get(top, ""))
-    label = label_name(lang, top, card)
+    return top, percents[top], label_name(lang, top, card), EMOJI.get(top, card.emoji.get(top, ""))
+
+
+def breed(lang: str, pet) -> str | None:
+    from classifier.breeds import breed_name
+
+    return breed_name(pet.breed, language(lang)) if pet.breed is not None else None
+
+
+def animal(lang: str, label: str) -> str:
+    return TEXTS[language(lang)]["animals"].get(label, TEXTS["en"]["animals"].get(label, label))
+
+
+def pet_message(lang: str, pet, card, name: str | None = None, others=()) -> str:
+    """ "this one is 99% kitty 🐱 — a Siamese, I'd say" plus one bar per label, and a line for each
+    other pet in the photo."""
+    prediction = pet.prediction
+    _, percents, order = parts_of(lang, prediction, card)
+    top, percent, label, emoji = _top(lang, prediction, card)
     if name:
-        head = text(lang, "pet_named", name=name, percent=percents[top], label=label, emoji=emoji)
+        head = text(lang, "pet_named", name=name, percent=percent, label=label, emoji=emoji).rstrip()
     else:
-        head = text(lang, "pet", percent=percents[top], name=label, emoji=emoji)
-    return f"{head.rstrip()}\n{bars(percents, order, card)}"
+        head = text(lang, "pet", percent=percent, name=label, emoji=emoji).rstrip()
+    if breed(lang, pet):
+        head = text(lang, "breed", head=head, breed=breed(lang, pet))
+    lines = [head, bars(percents, order, card)]
+    for other in others:
+        _, percent, label, emoji = _top(lang, other.prediction, card)
+        lines.append(text(lang, "another_pet", percent=percent, name=label, emoji=emoji).rstrip())
+    return "\n".join(lines)
+
+
+def your_pet(lang: str, pet, card, key: str = "your_pet") -> str:
+    """ "your cat: 97% kitty 🐱"."""
+    top, percent, label, emoji = _top(lang, pet.prediction, card)
+    return text(lang, key, animal=animal(lang, top), percent=percent, name=label, emoji=emoji).rstrip()
+
+
+def pets_lines(lang: str, pets, card, inline: bool) -> list[str]:
+    """Lines for the pets beside people: their answers (unless already ``inline``) and breeds."""
+    lines = [] if inline else [your_pet(lang, p, card, "pet_line") for p in pets]
+    for pet in pets:
+        if breed(lang, pet):
+            lines.append(text(lang, "breed_line", animal=animal(lang, pet.prediction.label), breed=breed(lang, pet)))
+    return lines
 
 
 def selfie_message(lang: str, result, card, name: str | None = None, history=None) -> str:
     """A pet: its answer. One face: the classic answer (and the running one over the user's
     selfies). Several: a line per face and who is most puppy."""
     if result.subject == "pet":
-        return pet_message(lang, result.pet, card, name)
-    faces = result.faces
+        main = result.pet
+        return pet_message(lang, main, card, name, [p for p in result.pets if p is not main])
+    faces, pets = result.faces, result.pets
     if len(faces) == 1:
         body = result_message(lang, faces[0].prediction, card, name)
+        if pets:  # "you: 62% puppy 🐶 · your cat: 97% kitty 🐱", then the person's bars
+            _, percent, label, emoji = _top(lang, faces[0].prediction, card)
+            who = name or text(lang, "you")
+            person = f"{percent}% {label} {emoji}".rstrip()
+            line = text(
+                lang, "with_pets", who=who, person=person, pets=" · ".join(your_pet(lang, p, card) for p in pets)
+            )
+            body = "\n".join([line, body.split("\n", 1)[1], *pets_lines(lang, pets, card, inline=True)])
         if history is not None and history.count >= 2:
             body += "\n" + history_line(lang, history, card)
         return body
@@ -257,7 +320,7 @@ def selfie_message(lang: str, result, card, name: str | None = None, history=Non
             emoji=EMOJI.get(top_label, ""),
         ).rstrip()
     )
-    return "\n".join(lines)
+    return "\n".join(lines + pets_lines(lang, pets, card, inline=False))
 
 
 def album_message(lang: str, results: list, verdict, card, name: str | None = None, history=None) -> str:
@@ -270,6 +333,8 @@ def album_message(lang: str, results: list, verdict, card, name: str | None = No
             lines.append(text(lang, "album_nothing", number=number))
             continue
         parts = parts_of(lang, head, card)[0]
+        if result.subject != "pet" and result.pets:  # a pet beside the person
+            parts += " · " + " · ".join(your_pet(lang, p, card) for p in result.pets)
         if result.subject == "pet":
             lines.append(text(lang, "album_pet", number=number, parts=parts))
         elif len(result.faces) > 1:

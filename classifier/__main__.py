@@ -80,11 +80,22 @@ def _describe(result) -> str:
         return f"over {result.agreeing} of {result.frames} frames: {_describe(result.result)} {spread}"
     if result.subject == "none":
         return "no face or pet found"
+    pets = "; ".join(_pet(p) for p in result.pets)
     if result.subject == "pet":
-        return "a pet: " + result.pet.text.replace("you are", "this one is", 1)
+        return "a pet: " + pets if len(result.pets) == 1 else f"{len(result.pets)} pets: {pets}"
     if len(result.faces) == 1:
-        return result.faces[0].prediction.text
-    return f"{len(result.faces)} faces, left to right: " + "; ".join(f.prediction.text for f in result.faces)
+        people = result.faces[0].prediction.text
+    else:
+        people = f"{len(result.faces)} faces, left to right: " + "; ".join(f.prediction.text for f in result.faces)
+    return people + (f"; beside them, {pets}" if pets else "")
+
+
+def _pet(pet) -> str:
+    from .breeds import breed_name
+
+    said = pet.prediction.text.replace("you are", "this one is", 1)
+    breed = breed_name(pet.breed) if pet.breed is not None else None
+    return said + (f" (a {breed}, I'd say)" if breed else "")
 
 
 if __name__ == "__main__":

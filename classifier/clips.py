@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .images import MAX_PIXELS, UnreadableImage
-from .selfie import NONE, PERSON, Face, SelfieResult
+from .selfie import NONE, PERSON, Face, Pet, SelfieResult
 
 FRAMES = 12
 MAX_SECONDS = 600  # a 20 MB clip longer than this is a film, not a selfie
@@ -146,9 +146,10 @@ def combine(results: list[SelfieResult], classifier, resamples: int = 400) -> Cl
     frame = agreeing[best]
     if subject == PERSON:
         face = frame.largest
-        result = SelfieResult(frame.image, PERSON, [Face(face.box, prediction, face.score)])
+        result = SelfieResult(frame.image, PERSON, [Face(face.box, prediction, face.score)], frame.pets)
     else:
-        result = SelfieResult(frame.image, subject, pet=prediction)
+        pet = frame.pet
+        result = SelfieResult(frame.image, subject, pets=[Pet(pet.box, prediction, pet.breed)])
     return ClipResult(
         result,
         len(results),

@@ -1,10 +1,13 @@
-"""Reading a photo the way the bot answers it: whose answer is it (person, pet or neither), then
-one prediction per person's face, left to right, or one for the pet.
+"""Reading a photo the way the bot answers it: every face box decided on its own (a person's face,
+a pet's face or neither, ``subject.py``), then one prediction per person's face, left to right,
+and one per pet beside them, or one for the pet photo.
 
 Work is split so a server can batch the model calls of many photos (``bot/scoring.py``): ``steps``
-yields model inputs and takes their outputs back: ``prepare`` (decode, find faces, aligned crops)
--> model -> ``read_faces``; only when no person is found, ``photo_arrays`` -> model -> ``read_photo``.
-``score`` drives it in one thread.
+yields model inputs and takes their outputs back. One model run per photo reads it: ``prepare``
+(decode, find faces, aligned crops, and the whole photo as one more input) -> model -> ``read``.
+Only a photo that run leaves undecided (no face, and the whole photo not clearly a dog or cat)
+runs its central part too (``center_arrays`` -> model -> ``read_center``). ``score`` drives it in
+one thread.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .faces import Box, FaceDetector, FoundFace, aligned_crop
 from .images import ImageSource, load_image, to_model_input
@@ -21,6 +24,7 @@ from .model import Classifier, Prediction
 from .subject import NONE, PERSON, PET, SubjectRule
 
 WORK_SIDE = 1280  # photos are decoded no larger than this: plenty for faces, cheap to decode
+PHOTO_SIDE = 640  # the whole photo is shrunk from this copy for the model: the same input, cheaper to make
 CENTER = 0.8  # the pet check also looks at the photo's central 80%: +0.6 points of pets found (Kaggle test split)
 
 
@@ -32,11 +36,25 @@ class Face:
 
 
 @dataclass(frozen=True)
+class Pet:
+    """A dog or cat: its face's box (None: seen in the whole photo, no face boxed), its answer, and
+    the ImageNet breed (class index) when that head is sure of one."""
+
+    box: Box | None
+    prediction: Prediction
+    breed: int | None = None
+
+    @property
+    def area(self) -> int:
+        return self.box.area if self.box else 0
+
+
+@dataclass(frozen=True)
 class SelfieResult:
     image: Image.Image  # the upright RGB photo (at most WORK_SIDE), for drawing a result card
     subject: str  # "person", "pet" or "none"
-    faces: list[Face] = field(default_factory=list)  # people's faces, left to right (subject "person")
-    pet: Prediction | None = None  # the answer for a pet photo (subject "pet")
+    faces: list[Face] = field(default_factory=list)  # people's faces, left to right
+    pets: list[Pet] = field(default_factory=list)  # pets, left to right (beside people, or the photo's subject)
 
     @property
     def faces_found(self) -> bool:
@@ -47,11 +65,16 @@ class SelfieResult:
         return max(self.faces, key=lambda f: f.box.area) if self.faces else None
 
     @property
+    def pet(self) -> Pet | None:
+        """The main pet: the largest boxed one, or the one seen in the whole photo."""
+        return max(self.pets, key=lambda p: p.area) if self.pets else None
+
+    @property
     def headline(self) -> Prediction | None:
-        """The one answer: a person's largest face, the pet, or None for neither."""
+        """The one answer: a person's largest face, else the pet, or None for neither."""
         if self.subject == PERSON:
             return self.largest.prediction
-        return self.pet if self.subject == PET else None
+        return self.pet.prediction if self.subject == PET else None
 
     def most(self, label: str) -> int:
         """Index (left to right) of the face with the highest probability of ``label``."""
@@ -63,13 +86,18 @@ class SelfieResult:
         def probs(p: Prediction) -> dict:
             return {k: round(v, 6) for k, v in p.probabilities.items()}
 
+        def box(b: Box | None) -> list[int] | None:
+            return [b.x, b.y, b.w, b.h] if b else None
+
         head = self.headline
         return {
             "subject": self.subject,
             "label": head.label if head else None,
             "probabilities": probs(head) if head else None,
-            "faces": [
-                {"box": [f.box.x, f.box.y, f.box.w, f.box.h], "probabilities": probs(f.prediction)} for f in self.faces
+            "faces": [{"box": box(f.box), "probabilities": probs(f.prediction)} for f in self.faces],
+            "pets": [
+                {"box": box(p.box), "label": p.prediction.label, "probabilities": probs(p.prediction), "breed": p.breed}
+                for p in self.pets
             ],
         }
 
@@ -78,27 +106,20 @@ class SelfieResult:
 class Prepared:
     image: Image.Image
     found: list[FoundFace]
-    arrays: np.ndarray  # model inputs: the aligned face crops, then (mirror_faces) their mirror images
+    arrays: np.ndarray  # model inputs: the aligned face crops, (mirror_faces) their mirror images, the whole photo
 
 
 class SelfieScorer:
     """``score(image)`` -> ``SelfieResult``.
 
-    ``mirror_photo`` averages a whole photo with its mirror image (as the pet classifier was
-    evaluated); ``mirror_faces`` does the same for face crops. Off by default for faces: aligned
-    crops are already steady under re-sending (the training report measures it), and a selfie's
-    answer then takes one model run (~12 ms) instead of two."""
+    ``mirror_faces`` averages each face crop with its mirror image. Off by default: aligned crops
+    are already steady under re-sending (the training report measures it), and a selfie's answer
+    then takes one model run for the face and one for the whole photo, batched together."""
 
-    def __init__(
-        self,
-        classifier: Classifier,
-        detector: FaceDetector | None = None,
-        mirror_faces: bool = False,
-        mirror_photo: bool = True,
-    ):
+    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, mirror_faces: bool = False):
         self.classifier = classifier
         self.detector = detector or FaceDetector()
-        self.mirror_faces, self.mirror_photo = mirror_faces, mirror_photo
+        self.mirror_faces = mirror_faces
         self.rule = SubjectRule(classifier.card)
         self._center_view = "imagenet" in classifier.heads
 
@@ -113,35 +134,57 @@ class SelfieScorer:
         return image
 
     def prepare(self, source: ImageSource) -> Prepared:
-        """CPU work before the model: decode, find faces, aligned crops."""
+        """CPU work before the model: decode, find faces, aligned crops, the whole photo."""
         image = self.decode(source)
         found = [f for f in self.detector.detect(image) if f.score >= self.rule.thresholds["face_score"]]
         crops = [aligned_crop(image, f, self.size) for f in found]
         if self.mirror_faces:
             crops += [c[:, ::-1] for c in crops]
-        arrays = np.stack(crops) if crops else np.zeros((0, self.size, self.size, 3), np.uint8)
-        return Prepared(image, found, arrays)
+        crops.append(self.photo_array(image))
+        return Prepared(image, found, np.stack(crops))
 
-    @staticmethod
-    def _views(outputs: dict[str, np.ndarray], n: int, mirrored: bool) -> dict[str, np.ndarray]:
-        """Average each image with its mirror image (when both were in the batch)."""
-        if not mirrored:
-            return outputs
-        return {name: (v[:n] + v[n:]) / 2 for name, v in outputs.items()}
+    def photo_array(self, image: Image.Image) -> np.ndarray:
+        """The whole photo as the model's input (resized from a smaller copy when the photo is large:
+        the same input at a fraction of the cost)."""
+        if max(image.size) > 2 * PHOTO_SIDE:
+            image = image.copy()
+            image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.BILINEAR)
+        return to_model_input(image, self.size)
 
-    def read_faces(self, prepared: Prepared, outputs: dict[str, np.ndarray]) -> SelfieResult | None:
-        """People's faces among the found ones, or None when there is no person (then the whole
-        photo decides, see ``photo_arrays``)."""
-        found = prepared.found
-        if not found:
-            return None
-        out = self._views(outputs, len(found), self.mirror_faces)
-        people = []
+    def read(self, prepared: Prepared, outputs: dict[str, np.ndarray]) -> SelfieResult | None:
+        """People's faces, pets' faces and the whole photo's answer; None when the photo needs its
+        central view to decide (no face of either, and the whole photo not clearly a pet)."""
+        found, n = prepared.found, len(prepared.found)
+        faces = outputs
+        if self.mirror_faces and n:
+            faces = {name: (v[:n] + v[n : 2 * n]) / 2 for name, v in outputs.items()}
+        photo = {name: v[-1] for name, v in outputs.items()}
+        people, pets = [], []
         for i, face in enumerate(found):
-            if not self.rule.is_person(out, i):
-                continue  # a pet's face, fur or texture: the whole photo decides
-            people.append(Face(face.box, self._person(out, i), face.score))
-        return SelfieResult(prepared.image, PERSON, people) if people else None
+            kind = self.rule.box_kind(faces, i, face, prepared.image.size)
+            if kind == PERSON:
+                people.append(Face(face.box, self._person(faces, i), face.score))
+            elif kind == PET:
+                # the crop and the whole photo agree better than either alone (pets-real, Kaggle)
+                both = (faces["pets"][i] + photo["pets"]) / 2
+                pets.append(Pet(face.box, self.classifier.explain(both), self._breed(faces, i)))
+        # beside people only with the ImageNet head's word for it; alone, an older artifact's photo is a pet
+        if not pets and (not people or "imagenet" in photo) and self._photo_is_pet(photo, [], beside=bool(people)):
+            pets.append(Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo.get("imagenet"))))
+        if people:
+            return SelfieResult(prepared.image, PERSON, people, pets)
+        if pets:
+            return SelfieResult(prepared.image, PET, pets=pets)
+        if not self._center_view:
+            return SelfieResult(prepared.image, NONE)
+        return None
+
+    def _breed(self, out: dict[str, np.ndarray], i: int) -> int | None:
+        return self.rule.breed(out["imagenet"][i]) if "imagenet" in out else None
+
+    def _photo_is_pet(self, photo: dict[str, np.ndarray], more_views: list[np.ndarray], beside: bool = False) -> bool:
+        views = [photo["imagenet"], *more_views] if "imagenet" in photo else []
+        return self.rule.is_pet_photo(views, photo["pets"], beside)
 
     def _person(self, out: dict[str, np.ndarray], i: int) -> Prediction:
         if "people" not in out:  # an artifact without a people head: the pet classifier on the face
@@ -150,40 +193,33 @@ class SelfieScorer:
         labels = self.classifier.card.labels
         return self.classifier.explain(np.array([dog if label == "dog" else 1.0 - dog for label in labels]))
 
-    def photo_arrays(self, image: Image.Image) -> np.ndarray:
-        """Model inputs for the whole photo: the photo, its mirror image, and (for the pet check)
-        its central 80%, the framing ImageNet's classifier was trained on."""
-        arrays = [to_model_input(image, self.size)]
-        if self.mirror_photo:
-            arrays.append(to_model_input(ImageOps.mirror(image), self.size))
-        if self._center_view:
-            w, h = image.size
-            m = (1 - CENTER) / 2
-            arrays.append(
-                to_model_input(
-                    image.crop((round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m)))), self.size
-                )
-            )
-        return np.stack(arrays)
+    def center_arrays(self, image: Image.Image) -> np.ndarray:
+        """The photo's central 80%, the framing ImageNet's classifier was trained on."""
+        w, h = image.size
+        m = (1 - CENTER) / 2
+        box = (round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m)))
+        return self.photo_array(image.crop(box))[None]
 
-    def read_photo(self, prepared: Prepared, outputs: dict[str, np.ndarray]) -> SelfieResult:
-        """Pet or neither, from the whole photo's outputs (see ``photo_arrays``)."""
-        k = 2 if self.mirror_photo else 1
-        photo = {name: v[:k].mean(0) for name, v in outputs.items()}
-        views = [photo["imagenet"], outputs["imagenet"][k]] if self._center_view else []
-        if not self.rule.is_pet_photo(views, photo["pets"]):
+    def read_center(
+        self, prepared: Prepared, first: dict[str, np.ndarray], center: dict[str, np.ndarray]
+    ) -> SelfieResult:
+        """Pet or neither, from the whole photo and its central view."""
+        photo = {name: v[-1] for name, v in first.items()}
+        if not self._photo_is_pet(photo, [center["imagenet"][0]]):
             return SelfieResult(prepared.image, NONE)
-        return SelfieResult(prepared.image, PET, pet=self.classifier.explain(photo["pets"]))
+        pet = Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo["imagenet"]))
+        return SelfieResult(prepared.image, PET, pets=[pet])
 
     def steps(self, source: ImageSource) -> Generator[np.ndarray, dict, SelfieResult]:
         """The whole reading as a generator: it yields model inputs and is sent their outputs, so the
         caller decides where the model runs (here in ``score``; shared micro-batches in the bot).
-        Drive it with ``advance``. A selfie takes one model run; only a photo without a person's
-        face runs the whole photo too."""
+        Drive it with ``advance``. One model run reads most photos; an undecided one runs its
+        central view too."""
         prepared = self.prepare(source)
-        result = self.read_faces(prepared, (yield prepared.arrays)) if prepared.found else None
+        first = yield prepared.arrays
+        result = self.read(prepared, first)
         if result is None:
-            result = self.read_photo(prepared, (yield self.photo_arrays(prepared.image)))
+            result = self.read_center(prepared, first, (yield self.center_arrays(prepared.image)))
         return result
 
     def score(self, source: ImageSource) -> SelfieResult:

@@ -1,13 +1,14 @@
-"""python -m classifier.selfiebench: the CPU a selfie costs the bot, old path and new, one run.
+"""python -m classifier.selfiebench: the CPU a photo costs the bot, a baseline's code and this one's, one run.
 
-- old: what the bot did before YuNet (OpenCV's Haar cascade on a 1024-px copy, a square crop per
-  face, each crop and its mirror image through the model; no face: the whole photo and its mirror);
-- new: ``SelfieScorer`` (YuNet, landmark-aligned crop, one model run per face; the whole photo
-  only when no person is found).
+- baseline: ``SelfieScorer`` as a git revision of this repository had it (``--baseline``, default:
+  the code of 2026-11-25, before each face box was decided on its own), with that revision's
+  default model, run from a temporary git worktree;
+- new: ``SelfieScorer`` of the working tree.
 
 Each side runs in its own process on the same 1280-px JPEGs (made before the clocks start), one
-photo at a time: wall time per photo (p50, p95) and the process's CPU time per photo (user +
-system, all threads: what the photo costs a 2-core machine).
+photo at a time: selfies, and with ``--pets`` pet photos too (the path that finds no person).
+Wall time per photo (p50, p95) and the process's CPU time per photo (user + system, all threads:
+what the photo costs a 2-core machine).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ import numpy as np
 SIDE = 1280
 
 
-def make_selfies(n: int, folder: Path | None = None) -> list[bytes]:
-    """``n`` 1280-px JPEG selfies: photos from ``folder`` (e.g. ../shared/data/faces/portraits) or,
-    without one, scikit-image's astronaut portrait, shifted, tilted and noised so each differs."""
+BASELINE = "c7d3f01"  # main on 2026-11-25: the human head's threshold decided each face; pets ran the photo 3 ways
+
+
+def make_photos(n: int, folder: Path | None = None) -> list[bytes]:
+    """``n`` 1280-px JPEGs: photos from ``folder`` (e.g. ../shared/data/faces/portraits) or, without
+    one, scikit-image's astronaut portrait, shifted, tilted and noised so each differs."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -53,41 +57,6 @@ def make_selfies(n: int, folder: Path | None = None) -> list[bytes]:
     return photos
 
 
-def _old_path(model_dir: str | None):
-    """The previous bot: Haar faces, square crops with a 35% margin, photo + mirror through the model."""
-    import cv2
-    from PIL import Image, ImageOps
-
-    from .images import load_image, to_model_input
-    from .model import Classifier
-
-    cv2.setNumThreads(1)
-    clf = Classifier.load(model_dir).warm_up()
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    size = clf.card.input_size
-
-    def score(photo: bytes):
-        image = load_image(photo, min_size=SIDE)
-        if max(image.size) > SIDE:
-            image.thumbnail((SIDE, SIDE), Image.BILINEAR)
-        scale = min(1.0, 1024 / max(image.size))
-        small = image.resize((round(image.width * scale), round(image.height * scale)))
-        grey = cv2.equalizeHist(np.asarray(small.convert("L")))
-        side = max(12, int(min(grey.shape) * 0.06))
-        found = cascade.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(side, side))
-        crops = []
-        for x, y, w, h in np.asarray(found) / scale if len(found) else []:
-            s = min(int(max(w, h) * 1.7), image.width, image.height)
-            left = int(min(max(x + w / 2 - s / 2, 0), image.width - s))
-            top = int(min(max(y + h / 2 - s / 2, 0), image.height - s))
-            crops.append(image.crop((left, top, left + s, top + s)))
-        crops = crops or [image]
-        arrays = [to_model_input(c, size) for c in crops] + [to_model_input(ImageOps.mirror(c), size) for c in crops]
-        return clf.predict_proba_arrays(np.stack(arrays)), len(found)
-
-    return score, clf.card.version
-
-
 def _new_path(model_dir: str | None):
     from .model import Classifier
     from .selfie import SelfieScorer
@@ -101,9 +70,9 @@ def _new_path(model_dir: str | None):
     return score, scorer.classifier.card.version
 
 
-def child(side: str, model_dir: str | None, photo_dir: str) -> dict:
+def child(model_dir: str | None, photo_dir: str) -> dict:
     photos = [p.read_bytes() for p in sorted(Path(photo_dir).glob("*.jpg"))]
-    score, version = (_old_path if side == "old" else _new_path)(model_dir)
+    score, version = _new_path(model_dir)
     score(photos[0])  # first-call costs are the server's start-up, not a photo's
     walls, faces = [], []
     cpu0 = time.process_time()
@@ -114,7 +83,6 @@ def child(side: str, model_dir: str | None, photo_dir: str) -> dict:
         faces.append(n)
     cpu = time.process_time() - cpu0
     return {
-        "side": side,
         "model": version,
         "photos": len(photos),
         "p50_ms": float(np.percentile(walls, 50) * 1000),
@@ -124,45 +92,69 @@ def child(side: str, model_dir: str | None, photo_dir: str) -> dict:
     }
 
 
+def _run_child(where: Path, photo_dir: str, model: str | None) -> dict:
+    """One side in its own process, from ``where`` (this tree, or the baseline's worktree)."""
+    cmd = [sys.executable, "-m", "classifier.selfiebench", "--child", "new", "--photo-dir", photo_dir]
+    cmd += ["--model", model] if model else []
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(where)}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=where)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m classifier.selfiebench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--old-model", default="models/lite2-20261124", help="the old path's model (default: %(default)s)")
+    p.add_argument("--baseline", default=BASELINE, help="git revision of the baseline's code (default: %(default)s)")
     p.add_argument("--model", help="the new path's model (default: models/DEFAULT)")
-    p.add_argument("--photos", type=int, default=40, help="selfies (default: %(default)s)")
+    p.add_argument("--photos", type=int, default=40, help="photos of each kind (default: %(default)s)")
     p.add_argument("--faces", type=Path, help="a folder of portraits to make the selfies from")
-    p.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
+    p.add_argument("--pets", type=Path, help="a folder of pet photos (e.g. ../shared/data/pets-real/dog) to time too")
+    p.add_argument("--child", choices=["new"], help=argparse.SUPPRESS)
     p.add_argument("--photo-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        model = args.old_model if args.child == "old" else args.model
-        print(json.dumps(child(args.child, model, args.photo_dir)))
+        print(json.dumps(child(args.model, args.photo_dir)))
         return 0
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="mirror-selfies-") as photo_dir:
-        for i, photo in enumerate(make_selfies(args.photos, args.faces)):
-            Path(photo_dir, f"{i:03d}.jpg").write_bytes(photo)
-        for side in ("old", "new"):
-            cmd = [sys.executable, "-m", "classifier.selfiebench", "--child", side, "--photo-dir", photo_dir]
-            cmd += ["--old-model", args.old_model] + (["--model", args.model] if args.model else [])
-            out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-            if out.returncode:
-                print(out.stderr[-3000:], file=sys.stderr)
-                return 1
-            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    old, new = results["old"], results["new"]
+    here = Path(__file__).resolve().parent.parent
+    kinds = {"selfies": args.faces} | ({"pets": args.pets} if args.pets else {})
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="mirror-bench-") as tmp:
+        base = Path(tmp, "baseline")
+        made = subprocess.run(
+            ["git", "-C", str(here), "worktree", "add", "--detach", "-q", str(base), args.baseline],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode:
+            print(f"error: cannot check out {args.baseline}: {made.stderr.strip()}", file=sys.stderr)
+            return 1
+        try:
+            for kind, folder in kinds.items():
+                photo_dir = Path(tmp, kind)
+                photo_dir.mkdir()
+                for i, photo in enumerate(make_photos(args.photos, folder)):
+                    (photo_dir / f"{i:03d}.jpg").write_bytes(photo)
+                rows[kind] = (_run_child(base, str(photo_dir), None), _run_child(here, str(photo_dir), args.model))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(base)], capture_output=True)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
-        f"{old['photos']} selfies, {SIDE} px JPEG, one at a time, {cpus} CPUs; "
-        f"old: Haar + {old['model']} with mirror; new: YuNet + aligned crop + {new['model']}"
+        f"{args.photos} photos of each kind, {SIDE} px JPEG, one at a time, {cpus} CPUs; "
+        f"baseline: {args.baseline} with its default model"
     )
-    print("| measure | old path | new path | better by |\n| --- | --- | --- | --- |")
-    for key, name in (
-        ("p50_ms", "wall p50 (ms)"),
-        ("p95_ms", "wall p95 (ms)"),
-        ("cpu_ms_per_photo", "CPU per photo (ms)"),
-    ):
-        print(f"| {name} | {old[key]:.1f} | {new[key]:.1f} | {old[key] / new[key]:.1f}x |")
-    print(f"| a face found | {old['faces_found_share']:.0%} | {new['faces_found_share']:.0%} | |")
+    print("| photos | measure | baseline | new | better by |\n| --- | --- | --- | --- | --- |")
+    for kind, (old, new) in rows.items():
+        for key, name in (
+            ("p50_ms", "wall p50 (ms)"),
+            ("p95_ms", "wall p95 (ms)"),
+            ("cpu_ms_per_photo", "CPU per photo (ms)"),
+        ):
+            print(f"| {kind} | {name} | {old[key]:.1f} | {new[key]:.1f} | {old[key] / new[key]:.2f}x |")
+        print(f"| {kind} | a face found | {old['faces_found_share']:.0%} | {new['faces_found_share']:.0%} | |")
     return 0
 
 

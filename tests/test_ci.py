@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOOKUPS = re.compile(r"""which\(\s*["']([A-Za-z0-9][A-Za-z0-9_.+-]*)["']\s*\)|["']/usr/bin/([A-Za-z0-9][A-Za-z0-9_.+-]*)["']""")
+LOOKUPS = re.compile(
+    r"""which\(\s*["']([A-Za-z0-9][A-Za-z0-9_.+-]*)["']\s*\)|["']/usr/bin/([A-Za-z0-9][A-Za-z0-9_.+-]*)["']"""
+)
 
 
 def programs_the_tests_need() -> set[str]:

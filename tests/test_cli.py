@@ -121,12 +121,14 @@ def test_faces_json_is_what_the_bot_answers(sample_photos):
     assert person["subject"] == "person" and len(person["faces"]) == 1
     assert person["probabilities"] == person["faces"][0]["probabilities"] and person["label"] in ("cat", "dog")
     assert cat["subject"] == "pet" and cat["label"] == "cat" and cat["faces"] == []
+    assert [p["label"] for p in cat["pets"]] == ["cat"] and person["pets"] == []
     assert cup == {
         "path": str(sample_photos / "cup.jpg"),
         "subject": "none",
         "label": None,
         "probabilities": None,
         "faces": [],
+        "pets": [],
     }
     boxes = [f["box"] for f in two["faces"]]
     assert two["subject"] == "person" and len(boxes) == 2 and boxes[0][0] < boxes[1][0]  # left to right
@@ -141,18 +143,28 @@ def test_faces_text_output(sample_photos):
     assert cup.endswith(": no face or pet found")
 
 
-def test_selfie_bench_prints_old_and_new_side_by_side(tiny_model_dir):
+def test_selfie_bench_prints_baseline_and_new_side_by_side(tiny_model_dir, sample_photos):
+    """The baseline is a git revision's own code (here HEAD, in a temporary worktree)."""
     out = subprocess.run(
-        [sys.executable, "-m", "classifier.selfiebench", "--old-model", tiny_model_dir, "--model", tiny_model_dir]
-        + ["--photos", "3"],
+        [sys.executable, "-m", "classifier.selfiebench", "--baseline", "HEAD", "--model", tiny_model_dir]
+        + ["--photos", "3", "--pets", sample_photos],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
-    assert {"wall p50 (ms)", "wall p95 (ms)", "CPU per photo (ms)", "a face found"} <= set(rows)
-    old, new, ratio = (cell.strip() for cell in rows["CPU per photo (ms)"].split("|")[2:5])
-    assert float(old) > 0 and float(new) > 0 and abs(float(ratio[:-1]) - float(old) / float(new)) < 0.15
-    assert rows["a face found"].split("|")[3].strip() == "100%"  # YuNet finds the astronaut in every selfie
+    rows = {
+        tuple(c.strip() for c in line.split("|")[1:3]): line
+        for line in out.stdout.splitlines()
+        if line.startswith("| ")
+    }
+    for kind in ("selfies", "pets"):
+        assert {(kind, m) for m in ("wall p50 (ms)", "wall p95 (ms)", "CPU per photo (ms)", "a face found")} <= set(
+            rows
+        )
+        old, new, ratio = (cell.strip() for cell in rows[(kind, "CPU per photo (ms)")].split("|")[3:6])
+        assert float(old) > 0 and float(new) > 0 and abs(float(ratio[:-1]) - float(old) / float(new)) < 0.15
+    assert rows[("selfies", "a face found")].split("|")[4].strip() == "100%"  # YuNet finds the astronaut every time
+    worktrees = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True, cwd=ROOT).stdout
+    assert "mirror-bench-" not in worktrees  # the baseline's checkout is gone

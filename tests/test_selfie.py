@@ -134,15 +134,60 @@ def test_the_shipped_model_tells_person_pet_and_neither(shipped, name, subject, 
     result = shipped.score(jpeg_bytes(Image.fromarray(pixels), quality=92))
     assert result.subject == subject
     data = result.to_json()
-    assert data["subject"] == subject and set(data) == {"subject", "label", "probabilities", "faces"}
+    assert data["subject"] == subject and set(data) == {"subject", "label", "probabilities", "faces", "pets"}
     if subject == "none":
-        assert data["label"] is None and data["probabilities"] is None and data["faces"] == []
+        assert data["label"] is None and data["probabilities"] is None and data["faces"] == data["pets"] == []
     elif subject == "pet":
         assert data["label"] == label and data["probabilities"][label] > 0.95 and data["faces"] == []
+        (pet,) = data["pets"]
+        assert pet["label"] == label and pet["probabilities"] == data["probabilities"]
+        assert pet["breed"] is None or 281 <= pet["breed"] <= 285  # a cat's breed, never a dog's
     else:
         (face,) = data["faces"]
         assert len(face["box"]) == 4 and data["probabilities"] == face["probabilities"]
         assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def person_and_cat() -> Image.Image:
+    """The astronaut and Chelsea the cat side by side (me and my cat)."""
+    face, cat = Image.fromarray(skimage_data.astronaut()), Image.fromarray(skimage_data.chelsea())
+    cat = cat.resize((cat.width * 2, cat.height * 2))
+    both = Image.new("RGB", (face.width + cat.width, max(face.height, cat.height)), "white")
+    both.paste(face, (0, 0))
+    both.paste(cat, (face.width, 0))
+    return both
+
+
+def test_a_person_and_a_pet_in_one_photo_are_both_answered(shipped):
+    result = shipped.score(jpeg_bytes(person_and_cat(), quality=92))
+    assert result.subject == "person" and len(result.faces) == 1
+    (pet,) = result.pets
+    assert pet.prediction.label == "cat" and pet.prediction.probabilities["cat"] > 0.95
+    data = result.to_json()
+    assert data["probabilities"] == data["faces"][0]["probabilities"]  # the headline stays the person's
+    assert data["pets"][0]["label"] == "cat"
+
+
+def test_each_box_is_decided_on_its_own_by_the_cards_rule(shipped):
+    """The shipped card carries a fitted box rule; it reads a person's face as a person, and the
+    same face's features with a dog's ImageNet answer and a low human score as a pet."""
+    from classifier.subject import BOX_FEATURES, BoxRule, box_features
+
+    rule = shipped.rule.boxes
+    assert isinstance(rule, BoxRule) and rule.features == BOX_FEATURES
+    assert BoxRule.from_card(rule.to_card()).proba(np.zeros(len(BOX_FEATURES))) == pytest.approx(
+        rule.proba(np.zeros(len(BOX_FEATURES))), abs=1e-5
+    )
+    landmarks = np.array([[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]], float)
+    people = np.full(1000, 1e-4)
+    people[834] = 0.9  # a suit: what ImageNet says of a portrait
+    beagle = np.full(1000, 1e-4)
+    beagle[162] = 0.9
+    person = box_features(0.97, people, 0.9, landmarks, (20, 20, 80, 100), (640, 480))
+    dog = box_features(0.3, beagle, 0.8, landmarks, (20, 20, 80, 100), (640, 480))
+    assert rule.kind(person) == "person" and rule.kind(dog) == "pet"
+    with pytest.raises(ValueError):
+        BoxRule(**{**rule.to_card(), "features": list(BOX_FEATURES[:-1])})
 
 
 def test_a_person_gets_a_steady_answer_when_the_photo_is_resent(shipped, astronaut):
