@@ -117,8 +117,10 @@ class Intake:
         """Long-poll Telegram until stopped; each batch is recorded before the next call confirms it."""
         bot = self.application.bot
         await bot.delete_webhook(drop_pending_updates=False)
-        last = await self.store.last_update_id()
-        offset, pause = (last + 1 if last is not None else None), 1.0
+        # no remembered offset: ids are not trusted across bots (a new token, or a week without
+        # updates, begins them anew). Telegram redelivers what it has not confirmed; the store knows
+        # a re-delivery by its id and payload, and takes the same id with another payload as new.
+        offset, pause = None, 1.0
         ask = {"timeout": POLL_TIMEOUT_S, "limit": UPDATES_PER_POLL, "allowed_updates": list(Update.ALL_TYPES)}
         while not self._stopping.is_set():
             try:

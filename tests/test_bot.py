@@ -393,6 +393,30 @@ async def test_a_long_wait_gets_a_place_in_line_removed_when_the_turn_comes(fake
         assert body(answer).startswith("you are ")
 
 
+async def test_a_new_bot_on_old_state_answers_every_message(fake, tiny_classifier, tmp_path):
+    """The state folder of one bot, then a Bot API whose update ids begin anew (a new token, or a
+    week without updates): every message of the new one is answered, none twice."""
+    import itertools
+
+    async with Harness(fake, tiny_classifier, tmp_path):
+        for i in range(3):
+            await send_photo(fake, private(300 + i), user(300 + i), photo_bytes(i))
+            await reply_in(fake, 300 + i)
+    fake._update_ids = itertools.count(1)  # what Telegram does: the next ids start again
+    async with Harness(fake, tiny_classifier, tmp_path):
+        for i in range(3):
+            await send_photo(fake, private(310 + i), user(310 + i), photo_bytes(i + 3))
+        command = [{"type": "bot_command", "offset": 0, "length": 5}]
+        await fake.push(fake.message(private(313), user(313), text="/help", entities=command))
+        for i in range(3):
+            (answer,) = await reply_in(fake, 310 + i)
+            assert body(answer).startswith("you are ")
+        (helped,) = await reply_in(fake, 313)
+        assert "/me" in body(helped)
+    for i in range(3):  # the first bot's chats got their one answer and nothing more
+        assert len(fake.replies_to(300 + i)) == 1
+
+
 async def test_updates_recorded_before_a_crash_are_answered_after_it(fake, tiny_classifier, tmp_path):
     """What a SIGKILL leaves: updates recorded (one taken by a worker, never finished) and already
     confirmed to Telegram, so only the store has them. The next start answers each exactly once."""

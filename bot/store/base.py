@@ -7,6 +7,8 @@ the loop, the Redis backend over the network. Every backend keeps numbers and Te
 
 from __future__ import annotations
 
+import hashlib
+
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -55,6 +57,11 @@ class Incoming:
     user_id: int | None
     payload: str
     album: str | None = None  # "<chat id>:<media_group_id>": an album's photos are answered together
+
+    @property
+    def digest(self) -> str:
+        """What tells a re-delivery (the same payload) from another bot's update under the same id."""
+        return hashlib.sha256(self.payload.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -117,10 +124,6 @@ class Store(ABC):
     @abstractmethod
     async def queued(self) -> int:
         """How many updates wait to be taken."""
-
-    @abstractmethod
-    async def last_update_id(self) -> int | None:
-        """The newest update recorded, so polling resumes after it."""
 
     # -- the game: each player's best score per label, per chat -----------------------------------
     @abstractmethod

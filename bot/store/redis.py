@@ -38,11 +38,18 @@ EVENTS = "events"
 ENQUEUE = """
 local p, now, window, levels, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local new = 0
-for i = 6, #ARGV, 4 do
-  local id, user, payload, album = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('SET', p .. 'seen:' .. id, 1, 'NX', 'EX', keep) then
+for i = 6, #ARGV, 5 do
+  local id, user, payload, album, digest = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local seen = p .. 'seen:' .. id
+  local fresh = redis.call('SET', seen, digest, 'NX', 'EX', keep)
+  -- the same id with another payload, answered: another bot's update (ids begin anew with a new token)
+  if not fresh and redis.call('GET', seen) ~= digest and redis.call('EXISTS', p .. 'done:' .. id) == 1 then
+    redis.call('DEL', p .. 'done:' .. id, p .. 'taken:' .. id, p .. 'where:' .. id, p .. 'notice:' .. id)
+    redis.call('SET', seen, digest, 'EX', keep)
+    fresh = true
+  end
+  if fresh then
     new = new + 1
-    if tonumber(id) > tonumber(redis.call('GET', p .. 'last') or '-1') then redis.call('SET', p .. 'last', id) end
     local queue = true
     if album ~= '' then
       local key = p .. 'album:' .. album
@@ -153,7 +160,7 @@ class RedisStore(Store):
         await self._groups()
         args = [self.p, repr(time.time()), FAIR_WINDOW_S, LEVELS, KEEP_S]
         for u in updates:
-            args += [u.update_id, "" if u.user_id is None else u.user_id, u.payload, u.album or ""]
+            args += [u.update_id, "" if u.user_id is None else u.user_id, u.payload, u.album or "", u.digest]
         return int(await self._enqueue(args=args))
 
     async def take(self, n):
@@ -306,10 +313,6 @@ class RedisStore(Store):
     async def queued(self):
         values = await self.redis.mget([f"{self.p}waiting:{level}" for level in range(LEVELS)])
         return sum(int(v or 0) for v in values)
-
-    async def last_update_id(self):
-        last = await self.redis.get(f"{self.p}last")
-        return int(last) if last is not None else None
 
     # -- game ---------------------------------------------------------------------------------------
     async def record_score(self, chat_id, user_id, name, probabilities):

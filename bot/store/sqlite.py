@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_by_user ON answers (user_id);
 CREATE TABLE IF NOT EXISTS updates (
     update_id INTEGER PRIMARY KEY, user_id INTEGER, received REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER, album TEXT
+    state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER, album TEXT, digest TEXT
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
@@ -72,6 +72,8 @@ class SQLiteStore(Store):
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(updates)")}
             if "album" not in columns:  # a database from before albums
                 self._db.execute("ALTER TABLE updates ADD COLUMN album TEXT")
+            if "digest" not in columns:  # from before digests: its answered ids count as another bot's
+                self._db.execute("ALTER TABLE updates ADD COLUMN digest TEXT")
             self._db.execute(ALBUM_INDEX)
         self._migrate_json(self.path.parent)
 
@@ -97,9 +99,14 @@ class SQLiteStore(Store):
         rows = self._tx(
             [
                 (
-                    "INSERT INTO updates (update_id, user_id, received, payload, album) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (update_id) DO NOTHING RETURNING 1",
-                    (u.update_id, u.user_id, now, u.payload, u.album),
+                    # the same id with another payload is another bot's update (ids begin anew with a
+                    # new token, or after a week without updates): an answered one is replaced
+                    "INSERT INTO updates (update_id, user_id, received, payload, album, digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (update_id) DO UPDATE SET user_id = excluded.user_id, "
+                    "received = excluded.received, payload = excluded.payload, album = excluded.album, "
+                    "digest = excluded.digest, state = 'pending', notice = NULL "
+                    "WHERE updates.state = 'done' AND updates.digest IS NOT excluded.digest RETURNING 1",
+                    (u.update_id, u.user_id, now, u.payload, u.album, u.digest),
                 )
                 for u in updates
             ]
@@ -172,10 +179,6 @@ class SQLiteStore(Store):
 
     async def queued(self):
         (rows,) = self._tx([("SELECT count(*) FROM updates WHERE state = 'pending'", ())])
-        return rows[0][0]
-
-    async def last_update_id(self):
-        (rows,) = self._tx([("SELECT max(update_id) FROM updates", ())])
         return rows[0][0]
 
     # -- game ---------------------------------------------------------------------------------------
