@@ -8,7 +8,6 @@ the loop, the Redis backend over the network. Every backend keeps numbers and Te
 from __future__ import annotations
 
 import hashlib
-
 import logging
 import time
 from abc import ABC, abstractmethod
