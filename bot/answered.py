@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import httpx
 from telegram.request import HTTPXRequest
@@ -35,9 +36,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class Ticket:
     """One update's claim to be answered: ``mark`` records it; ``handed_over`` when another task
-    (a group's outbox) will send the answer, and so record it, later."""
+    (a group's outbox) will send the answer, and so record it, later. ``undo`` takes the record back
+    when Telegram did not accept the answer; ``accept`` tells the store it did."""
 
     mark: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]  # returns: wait for the store to confirm
+    undo: Callable[[], Awaitable[None]] | None = None
+    accept: Callable[[], Awaitable[None]] | None = None
     handed_over: bool = False
     recorded: bool = False
 
@@ -49,15 +53,28 @@ class Ticket:
         self.recorded = True
         return await self.mark()
 
+    async def refused(self) -> None:
+        """Telegram did not take the answer (429, 5xx, no response): the record is undone, so a kill
+        before the retry still answers it after the restart, and the retry records it again."""
+        if not self.recorded:
+            return
+        self.recorded = False
+        if self.undo is not None:
+            await self.undo()
+
+    async def accepted(self) -> None:
+        if self.recorded and self.accept is not None:
+            await self.accept()
+
 
 _ticket: ContextVar[Ticket | None] = ContextVar("answer_ticket", default=None)
 _final: ContextVar[bool] = ContextVar("final_reply", default=False)
 _sending: ContextVar[Ticket | None] = ContextVar("sending_answer", default=None)
 
 
-def answering(mark) -> Ticket:
-    """For the current task: ``mark`` records its update as answered."""
-    ticket = Ticket(mark)
+def answering(mark, undo=None, accept=None) -> Ticket:
+    """For the current task: ``mark`` records its update as answered (``undo``, ``accept``: see ``Ticket``)."""
+    ticket = Ticket(mark, undo, accept)
     _ticket.set(ticket)
     return ticket
 
@@ -82,11 +99,22 @@ class AnsweringRequest(HTTPXRequest):
         if not _final.get():
             return await super().do_request(url, method, request_data, *args, **kwargs)
         _final.set(False)
-        token = _sending.set(_ticket.get())
+        ticket = _ticket.get()
+        token = _sending.set(ticket)
         try:
-            return await super().do_request(url, method, request_data, *args, **kwargs)
+            code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        except Exception:  # no response (a dropped connection, a timeout): not known to be accepted
+            if ticket is not None:
+                await ticket.refused()
+            raise
         finally:
             _sending.reset(token)
+        if ticket is not None:
+            if code == HTTPStatus.OK:
+                await ticket.accepted()
+            elif code == HTTPStatus.TOO_MANY_REQUESTS or code >= 500:  # not sent: retried by ``send``
+                await ticket.refused()
+        return code, payload
 
     def _build_client(self) -> httpx.AsyncClient:
         settings = dict(self._client_kwargs)

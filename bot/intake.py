@@ -26,6 +26,7 @@ import logging
 import time
 import warnings
 from collections import deque
+from functools import partial
 
 from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -171,7 +172,10 @@ class Intake:
         try:
             if queued.album:
                 items = await self._whole_album(queued) or items
-            ticket = answering(self._marker(items))  # this task's replies mark them done when sent
+            # this task's replies mark them done when sent, and undo that when Telegram refuses them
+            ticket = answering(
+                self._marker(items), partial(self.store.undo_done, items), partial(self.store.accepted, items)
+            )
             for item in items:
                 await self.store.release_note(item.user_id or 0, item.update_id)
             updates = await self._read(items)
@@ -217,6 +221,7 @@ class Intake:
 
     async def _done(self, items: list[Queued]) -> None:
         await (await self.store.send_done(items))()
+        await self.store.accepted(items)
 
     async def _whole_album(self, queued: Queued) -> list[Queued]:
         """Wait until the album's photos stop arriving, then take them all."""

@@ -68,7 +68,16 @@ class Outbox:
 
                     return confirmed
 
-                answering(mark_all)  # this task's next reply records every update in the batch
+                async def undo_all(tickets=tickets):
+                    for ticket in tickets:
+                        await ticket.refused()
+
+                async def accept_all(tickets=tickets):
+                    for ticket in tickets:
+                        await ticket.accepted()
+
+                # this task's next reply records every update in the batch
+                answering(mark_all, undo_all, accept_all)
                 try:
                     await self._send(batch)
                 except TelegramError as exc:  # left unrecorded: answered again after a restart

@@ -325,6 +325,33 @@ async def test_flood_control_429_is_retried_not_dropped(fake, bot):
     assert len(fake.replies_to(6)) == 1
 
 
+async def test_an_answer_refused_with_429_is_answered_after_a_kill_during_the_wait(fake, tiny_classifier, tmp_path):
+    """Telegram's 429 means the answer was not sent: its record is undone, so a process killed while
+    it waits out ``retry_after`` answers the photo after the restart (once)."""
+    import sqlite3
+
+    fake.fail_next("sendPhoto", status=429, retry_after=30, times=1)
+    harness = Harness(fake, tiny_classifier, tmp_path)
+    await harness.__aenter__()
+    await send_photo(fake, private(7), user(7))
+    for _ in range(300):
+        if fake.calls.get("sendPhoto"):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    db = sqlite3.connect(tmp_path / "mirror.sqlite3")
+    assert db.execute("SELECT state FROM updates").fetchall() == [("taken",)]  # refused: not answered
+    db.close()
+    harness.task.cancel()  # killed while waiting out the 30 s
+    await asyncio.gather(harness.task, return_exceptions=True)
+    assert fake.replies_to(7) == []
+    async with Harness(fake, tiny_classifier, tmp_path):
+        (answer,) = await reply_in(fake, 7)
+        assert body(answer).startswith("you are ")
+        await asyncio.sleep(0.5)
+    assert len(fake.replies_to(7)) == 1
+
+
 async def test_rate_limit_is_friendly(fake, tiny_classifier, tmp_path):
     async with Harness(fake, tiny_classifier, tmp_path, rate_limit=2, rate_window_s=60):
         for i in range(3):

@@ -92,6 +92,19 @@ async def test_an_answered_id_with_another_payload_is_another_bots_update(store)
     assert await store.queued() == 0 and await store.recover() == 0
 
 
+async def test_an_answer_telegram_refused_is_undone_and_comes_back_after_a_crash(store):
+    await store.enqueue([incoming(1, 60), incoming(2, 61)])
+    one, two = await store.take(2)
+    await (await store.send_done([one, two]))()  # recorded as the answers' last bytes went out
+    await store.undo_done([one])  # 429 for the first: not sent
+    await store.accepted([two])
+    assert await store.recover() == 1  # a crash now: the refused one is answered again, not the other
+    (again,) = await store.take(5)
+    assert (again.update_id, again.payload) == (1, "u1")
+    await store.done(again)
+    assert await store.recover() == 0 and await store.take(5) == []
+
+
 async def test_an_album_is_one_item_of_the_queue_and_is_taken_whole(store):
     await store.enqueue([incoming(1, 90, album="-5:a"), incoming(2, 90, album="-5:a"), incoming(3, 91)])
     await store.enqueue([incoming(4, 90, album="-5:a")])  # the album's last photo comes a moment later

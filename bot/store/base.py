@@ -109,6 +109,14 @@ class Store(ABC):
         return _confirmed
 
     @abstractmethod
+    async def undo_done(self, items: list[Queued]) -> None:
+        """Telegram did not accept the answer recorded by ``send_done``: ``items`` are this worker's
+        again (answered after a crash, recorded again by the retry)."""
+
+    async def accepted(self, items: list[Queued]) -> None:  # noqa: B027 - most stores have nothing to add
+        """Telegram accepted the answer recorded by ``send_done`` (a store may finish the record now)."""
+
+    @abstractmethod
     async def position(self, update_id: int) -> int:
         """Where a queued update stands in the fair order (1: next); 0 when it is no longer waiting."""
 

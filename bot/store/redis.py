@@ -200,11 +200,7 @@ class RedisStore(Store):
                 answered.append(q)
             else:
                 out.append(q if notice is None else replace(q, notice=int(notice)))
-        if answered:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for q in answered:
-                    self._ack(pipe, q)
-                await pipe.execute()
+        await self.accepted(answered)
         return out
 
     def _keep_claims(self) -> None:
@@ -243,16 +239,33 @@ class RedisStore(Store):
 
     async def done(self, queued):
         await (await self.send_done([queued]))()
+        await self.accepted([queued])
+
+    def _done_command(self, q: Queued) -> tuple:
+        """The DONE script for one update: recorded, its keys and stream entry cleaned up."""
+        level, entry = q.ref.split("/") if q.ref else ("", "")
+        stream = self._q(int(level)) if level else ""
+        album = q.ref if q.ref and q.album else ""
+        return ("EVAL", DONE, 0, self.p, q.update_id, KEEP_S, stream, entry, album, GROUP)
+
+    async def accepted(self, items):
+        """Telegram took the answer: the entry is acknowledged and its keys cleaned up. A replica that
+        dies before this leaves only ``done:``; whoever reclaims the entry finishes it (``_mark_taken``)."""
+        if items:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for q in items:
+                    pipe.execute_command(*self._done_command(q))
+                await pipe.execute()
+
+    async def undo_done(self, items):
+        if items:
+            await self.redis.delete(*(f"{self.p}done:{q.update_id}" for q in items))
 
     async def send_done(self, items):
-        """One DONE script per update, written to Redis's socket before this returns (no wait for
-        the reply, during which the loop would run other tasks before the answer's last bytes go)."""
-        commands = []
-        for q in items:
-            level, entry = q.ref.split("/") if q.ref else ("", "")
-            stream = self._q(int(level)) if level else ""
-            album = q.ref if q.ref and q.album else ""
-            commands.append(("EVAL", DONE, 0, self.p, q.update_id, KEEP_S, stream, entry, album, GROUP))
+        """``done:`` for each update, written to Redis's socket before this returns (no wait for the
+        reply, during which the loop would run other tasks before the answer's last bytes go). The
+        stream entry stays this replica's until Telegram accepts the answer (``accepted``)."""
+        commands = [("SET", f"{self.p}done:{q.update_id}", 1, "EX", KEEP_S) for q in items]
         pool = self.redis.connection_pool
         conn = await pool.get_connection()
         try:
@@ -275,13 +288,6 @@ class RedisStore(Store):
                 await pool.release(conn)
 
         return confirmed
-
-    def _ack(self, pipe, queued: Queued) -> None:
-        """Queue into ``pipe``: the stream entry is acknowledged and dropped."""
-        if queued.ref:
-            level, entry = queued.ref.split("/")
-            pipe.xack(self._q(int(level)), GROUP, entry)
-            pipe.xdel(self._q(int(level)), entry)
 
     async def position(self, update_id):
         where = await self.redis.get(f"{self.p}where:{update_id}")

@@ -167,6 +167,17 @@ class SQLiteStore(Store):
     async def done(self, queued):
         self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (queued.update_id,))])
 
+    async def undo_done(self, items):
+        self._tx(
+            [
+                (
+                    "UPDATE updates SET state = 'taken', payload = ? WHERE update_id = ? AND state = 'done'",
+                    (q.payload, q.update_id),
+                )
+                for q in items
+            ]
+        )
+
     async def recover(self):
         rows, _ = self._tx(
             [
