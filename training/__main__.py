@@ -72,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
         "neither; the answers on people) and measures them; EfficientNet-Lite backbones only",
     )
     p.add_argument("--lookalike", type=Path, help="faces labelled dog-like / cat-like (dog/, cat/): see --faces")
+    p.add_argument(
+        "--pets-real",
+        type=Path,
+        help="pets as people photograph them (dog/, cat/, other/): with --faces, fits and measures what decides "
+        "each face box (python -m training.boxes)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="one line per epoch instead of a bar")
     return p
 

@@ -119,7 +119,15 @@ def measure(artifact: Path, faces: Path, lookalike: Path, pet_test: list[Path], 
     }
 
 
-def add_heads(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Path, version: str | None = None) -> Path:
+def add_heads(
+    model_dir: Path,
+    faces: Path,
+    lookalike: Path,
+    pets: Path,
+    out: Path,
+    version: str | None = None,
+    pets_real: Path | None = None,
+) -> Path:
     import keras
 
     from classifier import ModelCard
@@ -153,6 +161,10 @@ def add_heads(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Pa
     write_report(artifact, report)
     new.metrics["subjects"] = summary(evaluation, fit)
     new.save(artifact)
+    if pets_real is not None:  # each face box decided on its own, fitted and measured on real photos
+        from .boxes import fit_and_measure
+
+        fit_and_measure(artifact, pets_real, faces, lookalike, pet_train[::20])
     return artifact
 
 
@@ -209,6 +221,7 @@ def main(argv=None) -> int:
     p.add_argument("--faces", type=Path, required=True, help="photos of people: portraits/ and groups/")
     p.add_argument("--lookalike", type=Path, required=True, help="faces labelled dog-like / cat-like: dog/, cat/")
     p.add_argument("--pets", type=Path, required=True, help="the pet dataset the classifier was trained on")
+    p.add_argument("--pets-real", type=Path, help="pets as people photograph them: fits the box rule (training.boxes)")
     p.add_argument("--out", type=Path, default=Path("models"), help="default: %(default)s")
     p.add_argument("--version", help="artifact folder name (default: <backbone>-<today>)")
     p.add_argument("--promote", action="store_true", help="make it the default model")
@@ -222,8 +235,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from classifier import ModelError
 
-    for folder in (args.model_dir, args.faces, args.lookalike, args.pets):
-        if not folder.is_dir():
+    for folder in (args.model_dir, args.faces, args.lookalike, args.pets, args.pets_real):
+        if folder is not None and not folder.is_dir():
             print(f"error: not a folder: {folder}", file=sys.stderr)
             return 2
     try:
@@ -231,7 +244,9 @@ def main(argv=None) -> int:
             summary_now = remeasure(args.model_dir, args.faces, args.lookalike, args.pets)
             print(json.dumps(summary_now, indent=2))
             return 0
-        artifact = add_heads(args.model_dir, args.faces, args.lookalike, args.pets, args.out, args.version)
+        artifact = add_heads(
+            args.model_dir, args.faces, args.lookalike, args.pets, args.out, args.version, args.pets_real
+        )
     except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -283,6 +283,9 @@ def fit_and_measure(
         "answered (person+pet). The worst misses: `subject_misses.png` beside this file (written where the "
         "photos are, never committed: it shows them).\n\n" + table_markdown(result) + "\n"
     )
+    report = artifact / "report.md"
+    if report.is_file() and "subjects.md" not in report.read_text():
+        report.write_text(report.read_text() + "\nWho the answer is about, on real photos: see `subjects.md`.\n")
     card = ModelCard.load(artifact)
     card.metrics["subjects_real"] = result["rates"]
     card.save(artifact)

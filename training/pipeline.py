@@ -183,6 +183,10 @@ def run(args) -> dict:
         card.metrics["subjects"] = heads_summary(evaluation, fit)
         card.save(artifact)
     write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=run_dir)
+    if card.heads and getattr(args, "pets_real", None):  # each face box decided on real photos
+        from .boxes import fit_and_measure
+
+        fit_and_measure(artifact, args.pets_real, args.faces, args.lookalike, train_paths[::20])
 
     summary = {
         "artifact": str(artifact),
