@@ -147,7 +147,8 @@ def compile_artifact(directory: Path, keras_model=None, int8_from: list[Path] | 
     calibration = check = None
     if int8_from:
         inputs = calibration_inputs(int8_from, card.input_size, CALIBRATION + CALIBRATION // 3)
-        calibration, check = inputs[:CALIBRATION], inputs[CALIBRATION:]
+        kept_out = max(1, len(inputs) // 4)  # checked on, never calibrated on
+        calibration, check = inputs[:-kept_out], inputs[-kept_out:]
     tmp = directory / (TFLITE_FILE + ".tmp")
     tmp.write_bytes(convert(keras_model, calibration))
     try:

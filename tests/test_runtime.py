@@ -56,3 +56,38 @@ def test_compile_command_adds_the_fast_path(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "max probability difference" in result.stdout and (path / "model.tflite").is_file()
     assert Classifier.load(path).runtime.name == "litert"
+
+
+def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
+    """--int8: calibrated on a folder of photos (with a face among them), checked against Keras on
+    inputs kept out of the calibration, its differences and fresh canary probes in the card."""
+    from classifier.probes import canary
+    from tests.conftest import jpeg_bytes
+
+    skimage_data = pytest.importorskip("skimage.data")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        base = skimage_data.astronaut() if i % 3 == 0 else skimage_data.chelsea()
+        noisy = np.clip(base.astype(int) + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
+        (photos / f"{i}.jpg").write_bytes(jpeg_bytes(Image.fromarray(noisy)))
+    path = make_artifact(tmp_path, "int8")
+    result = subprocess.run(
+        [sys.executable, "-m", "classifier.compile", str(path), "--int8", str(photos)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    clf = Classifier.load(path)
+    litert = clf.card.extra["litert"]
+    assert clf.runtime.name == "litert" and litert["quantised"].startswith("int8")
+    assert litert["difference_vs_keras"]["pets"]["mean"] <= 0.01
+    assert canary(clf)[0]  # the probes were recorded from the int8 file itself
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    refused = subprocess.run(
+        [sys.executable, "-m", "classifier.compile", str(path), "--int8", str(empty)], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "no photos to calibrate" in refused.stderr
