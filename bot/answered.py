@@ -14,6 +14,15 @@ written out before the last chunk (``Store.send_done``); its confirmation is awa
 for Redis's reply first let the loop run other tasks in between, and 2 of 4 three-replica crash
 runs lost answers that way.
 
+A recorded answer is still only a claim until Telegram accepts it: a 429 (flood control), a 5xx or
+no response at all undoes the record (``Ticket.refused``), so a kill while the bot waits out
+``retry_after`` leaves the update unanswered in the store, and it is answered after the restart; the
+retry records it again. Redis keeps the stream entry until the 200 (``Store.accepted``). The windows
+left: a kill between Telegram's 200 and the record being confirmed is at most one answer twice per
+kill (the record left before the last chunk, so only its confirmation is missing); no response (a
+dropped connection after the last chunk) is taken as not sent, and may be answered twice if
+Telegram had in fact accepted it.
+
 Context variables carry the update being handled and whether the coming request is its answer:
 each update runs in its own task, and the values follow it through python-telegram-bot's
 callbacks and rate limiter down to ``AnsweringRequest`` and the transport beneath it.

@@ -5,15 +5,16 @@ and one per pet beside them, or one for the pet photo.
 Work is split so a server can batch the model calls of many photos (``bot/scoring.py``): ``steps``
 yields model inputs and takes their outputs back. One model run per photo reads it: ``prepare``
 (decode, find faces, aligned crops, and the whole photo as one more input) -> model -> ``read``.
-Only a photo that run leaves undecided (no face, and the whole photo not clearly a dog or cat)
-runs its central part too (``center_arrays`` -> model -> ``read_center``). ``score`` drives it in
+A close-up selfie's first run reads its face alone. Only a photo that run leaves undecided (no face
+of either, and the whole photo not clearly a dog or cat) runs its central part too (``more_arrays``
+-> model -> ``read_more``). ``score`` drives it in
 one thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
@@ -25,6 +26,9 @@ from .subject import NONE, PERSON, PET, SubjectRule
 
 WORK_SIDE = 1280  # photos are decoded no larger than this: plenty for faces, cheap to decode
 PHOTO_SIDE = 640  # the whole photo is shrunk from this copy for the model: the same input, cheaper to make
+# a face box this large (its side over the photo's, as sqrt of the areas) is a close-up selfie: no room for a pet
+# that YuNet did not box too, so the first model run reads the face alone (3 in 4 portraits of faces/)
+CLOSE_UP = 0.35
 CENTER = 0.8  # the pet check also looks at the photo's central 80%: +0.6 points of pets found (Kaggle test split)
 
 
@@ -107,6 +111,7 @@ class Prepared:
     image: Image.Image
     found: list[FoundFace]
     arrays: np.ndarray  # model inputs: the aligned face crops, (mirror_faces) their mirror images, the whole photo
+    whole: bool = True  # the whole photo is the last input (not for a close-up: see CLOSE_UP)
 
 
 class SelfieScorer:
@@ -140,8 +145,11 @@ class SelfieScorer:
         crops = [aligned_crop(image, f, self.size) for f in found]
         if self.mirror_faces:
             crops += [c[:, ::-1] for c in crops]
-        crops.append(self.photo_array(image))
-        return Prepared(image, found, np.stack(crops))
+        area = image.width * image.height
+        whole = not found or max(np.sqrt(f.box.area / area) for f in found) < CLOSE_UP
+        if whole:
+            crops.append(self.photo_array(image))
+        return Prepared(image, found, np.stack(crops), whole)
 
     def photo_array(self, image: Image.Image) -> np.ndarray:
         """The whole photo as the model's input (resized from a smaller copy when the photo is large:
@@ -152,13 +160,13 @@ class SelfieScorer:
         return to_model_input(image, self.size)
 
     def read(self, prepared: Prepared, outputs: dict[str, np.ndarray]) -> SelfieResult | None:
-        """People's faces, pets' faces and the whole photo's answer; None when the photo needs its
-        central view to decide (no face of either, and the whole photo not clearly a pet)."""
+        """People's faces, pets' faces and the whole photo's answer; None when the photo needs more
+        views to decide (no face of either, and the whole photo not read yet or not clearly a pet)."""
         found, n = prepared.found, len(prepared.found)
         faces = outputs
         if self.mirror_faces and n:
             faces = {name: (v[:n] + v[n : 2 * n]) / 2 for name, v in outputs.items()}
-        photo = {name: v[-1] for name, v in outputs.items()}
+        photo = {name: v[-1] for name, v in outputs.items()} if prepared.whole else None
         people, pets = [], []
         for i, face in enumerate(found):
             kind = self.rule.box_kind(faces, i, face, prepared.image.size)
@@ -166,17 +174,17 @@ class SelfieScorer:
                 people.append(Face(face.box, self._person(faces, i), face.score))
             elif kind == PET:
                 # the crop and the whole photo agree better than either alone (pets-real, Kaggle)
-                both = (faces["pets"][i] + photo["pets"]) / 2
+                both = faces["pets"][i] if photo is None else (faces["pets"][i] + photo["pets"]) / 2
                 pets.append(Pet(face.box, self.classifier.explain(both), self._breed(faces, i)))
         # beside people only with the ImageNet head's word for it; alone, an older artifact's photo is a pet
-        if not pets and (not people or "imagenet" in photo) and self._photo_is_pet(photo, [], beside=bool(people)):
-            pets.append(Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo.get("imagenet"))))
+        beside = bool(people)
+        if not pets and photo is not None and (not beside or "imagenet" in photo):
+            if self._photo_is_pet(photo, [], beside=beside):
+                pets.append(Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo.get("imagenet"))))
         if people:
             return SelfieResult(prepared.image, PERSON, people, pets)
-        if pets:
+        if pets and photo is not None:  # a close-up pet: its answer waits for the whole photo too
             return SelfieResult(prepared.image, PET, pets=pets)
-        if not self._center_view:
-            return SelfieResult(prepared.image, NONE)
         return None
 
     def _breed(self, out: dict[str, np.ndarray], i: int) -> int | None:
@@ -193,21 +201,29 @@ class SelfieScorer:
         labels = self.classifier.card.labels
         return self.classifier.explain(np.array([dog if label == "dog" else 1.0 - dog for label in labels]))
 
-    def center_arrays(self, image: Image.Image) -> np.ndarray:
-        """The photo's central 80%, the framing ImageNet's classifier was trained on."""
+    def more_arrays(self, prepared: Prepared) -> np.ndarray:
+        """What an undecided photo runs next: the whole photo (unless the first run had it) and its
+        central 80%, the framing ImageNet's classifier was trained on."""
+        image = prepared.image
         w, h = image.size
         m = (1 - CENTER) / 2
-        box = (round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m)))
-        return self.photo_array(image.crop(box))[None]
+        center = self.photo_array(image.crop((round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m)))))
+        return np.stack([center] if prepared.whole else [self.photo_array(image), center])
 
-    def read_center(
-        self, prepared: Prepared, first: dict[str, np.ndarray], center: dict[str, np.ndarray]
-    ) -> SelfieResult:
-        """Pet or neither, from the whole photo and its central view."""
+    def read_more(self, prepared: Prepared, first: dict[str, np.ndarray], more: dict[str, np.ndarray]) -> SelfieResult:
+        """Pet or neither, from the whole photo and its central view (and the faces again, with the
+        whole photo beside them, when the first run read the faces alone)."""
+        if not prepared.whole:
+            first = {name: np.concatenate([first[name], more[name][:1]]) for name in first}
+            prepared = replace(prepared, whole=True)
+            result = self.read(prepared, first)
+            if result is not None:
+                return result
         photo = {name: v[-1] for name, v in first.items()}
-        if not self._photo_is_pet(photo, [center["imagenet"][0]]):
+        centre = [more["imagenet"][-1]] if self._center_view else []
+        if not self._photo_is_pet(photo, centre):
             return SelfieResult(prepared.image, NONE)
-        pet = Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo["imagenet"]))
+        pet = Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo.get("imagenet")))
         return SelfieResult(prepared.image, PET, pets=[pet])
 
     def steps(self, source: ImageSource) -> Generator[np.ndarray, dict, SelfieResult]:
@@ -219,7 +235,7 @@ class SelfieScorer:
         first = yield prepared.arrays
         result = self.read(prepared, first)
         if result is None:
-            result = self.read_center(prepared, first, (yield self.center_arrays(prepared.image)))
+            result = self.read_more(prepared, first, (yield self.more_arrays(prepared)))
         return result
 
     def score(self, source: ImageSource) -> SelfieResult:
