@@ -168,8 +168,20 @@ class SelfieScorer:
             faces = {name: (v[:n] + v[n : 2 * n]) / 2 for name, v in outputs.items()}
         photo = {name: v[-1] for name, v in outputs.items()} if prepared.whole else None
         people, pets = [], []
+        area = prepared.image.width * prepared.image.height
         for i, face in enumerate(found):
-            kind = self.rule.box_kind(faces, i, face, prepared.image.size)
+            kind, sure = self.rule.box_reading(faces, i, face, prepared.image.size)
+            if (
+                kind == PERSON
+                and sure < self.rule.thresholds["close_up_person"]
+                and face.box.area >= area * CLOSE_UP**2
+            ):
+                # an unsure close-up: a cat's face filling the photo reads much like a person's; the
+                # whole photo tells (its ImageNet head sees the animal), so it is needed first
+                if photo is None:
+                    return None
+                if "imagenet" in photo and self.rule.pet_mass(photo["imagenet"]) >= self.rule.thresholds["photo_pet"]:
+                    kind = PET
             if kind == PERSON:
                 people.append(Face(face.box, self._person(faces, i), face.score))
             elif kind == PET:

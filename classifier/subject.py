@@ -42,6 +42,7 @@ DEFAULTS = {
     "pets_sure": 0.98,  # ... this sure of cat or dog
     "photo_pet_beside": 0.4,  # ... beside a person's face, with no pet's face boxed
     "breed": 0.5,  # a pet's breed is named when the ImageNet head gives it at least this
+    "close_up_person": 0.8,  # a face filling the photo is a person below this only if the photo shows no pet
 }
 BOX_FEATURES = (
     "human_logit",
@@ -151,18 +152,23 @@ class SubjectRule:
 
     def box_kind(self, out: dict[str, np.ndarray], i: int, face, image_size) -> str:
         """Is face box ``i`` (a ``FoundFace``) a person's face, a pet's face or neither?"""
+        return self.box_reading(out, i, face, image_size)[0]
+
+    def box_reading(self, out: dict[str, np.ndarray], i: int, face, image_size) -> tuple[str, float]:
+        """(kind, how sure) for face box ``i``; sure is 1.0 where no box rule is fitted."""
         if self.boxes is not None and "human" in out and "imagenet" in out:
             b = face.box
             x = box_features(
                 out["human"][i], out["imagenet"][i], face.score, face.landmarks, (b.x, b.y, b.w, b.h), image_size
             )
-            return self.boxes.kind(x)
+            p = self.boxes.proba(x)[0]
+            return self.boxes.classes[int(np.argmax(p))], float(p.max())
         # an older artifact: a person by the human head (or the ImageNet head); anything else the photo decides
         if "human" in out:
-            return PERSON if out["human"][i] >= self.thresholds["human"] else NONE
+            return (PERSON if out["human"][i] >= self.thresholds["human"] else NONE), 1.0
         if "imagenet" in out:
-            return PERSON if self.pet_mass(out["imagenet"][i]) < self.thresholds["face_pet"] else NONE
-        return PERSON
+            return (PERSON if self.pet_mass(out["imagenet"][i]) < self.thresholds["face_pet"] else NONE), 1.0
+        return PERSON, 1.0
 
     def breed(self, imagenet: np.ndarray | None) -> int | None:
         """The ImageNet dog or cat class the head is sure of (``breed`` threshold), or None."""

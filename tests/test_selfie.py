@@ -277,3 +277,27 @@ def test_unreadable_clips_raise_a_clear_error(data):
 
     with pytest.raises(UnreadableImage):
         sample_frames(data)
+
+
+def test_an_unsure_close_up_waits_for_the_whole_photo_and_a_pet_photo_makes_it_a_pet(shipped, monkeypatch):
+    """A cat's face filling the photo can read like a person's (0.58 on one real cat): below
+    ``close_up_person`` the whole photo decides, and a photo its ImageNet head calls a cat is a pet."""
+    from classifier.faces import Box, FoundFace
+    from classifier.selfie import Prepared
+
+    monkeypatch.setattr(shipped.rule, "box_reading", lambda *a: ("person", 0.6))
+    image = Image.new("RGB", (400, 400))
+    face = FoundFace(Box(40, 40, 320, 320), np.array([[150, 170], [250, 170], [200, 220], [160, 280], [240, 280]]), 0.9)
+    cat = np.full(1000, 1e-4)
+    cat[281] = 0.9  # tabby
+    outputs = {
+        "pets": np.array([[0.9, 0.1], [0.99, 0.01]]),
+        "imagenet": np.stack([cat, cat]),
+        "people": np.array([0.5, 0.5]),
+        "human": np.array([0.6, 0.1]),
+    }
+    assert shipped.read(Prepared(image, [face], np.zeros((1, 8, 8, 3)), whole=False), outputs) is None
+    result = shipped.read(Prepared(image, [face], np.zeros((2, 8, 8, 3)), whole=True), outputs)
+    assert result.subject == "pet" and result.pet.box == face.box and result.pet.prediction.label == "cat"
+    person = {**outputs, "imagenet": np.stack([cat, np.full(1000, 1e-3)])}  # the photo shows no pet
+    assert shipped.read(Prepared(image, [face], np.zeros((2, 8, 8, 3)), whole=True), person).subject == "person"
