@@ -51,11 +51,14 @@ def draw(result: SelfieResult, card) -> Image.Image:
     pen = ImageDraw.Draw(canvas)
     size = max(14, min(canvas.size) // 16)
     font, line = _font(size), max(2, size // 7)
+
+    def on_card(b):  # a box of the photo, in the card's pixels
+        x0, y0 = ox + b.x * scale, oy + b.y * scale
+        return x0, y0, x0 + b.w * scale, y0 + b.h * scale
+
     if result.faces_found:
         for number, face in enumerate(result.faces, 1):
-            b = face.box
-            x0, y0 = ox + b.x * scale, oy + b.y * scale
-            x1, y1 = x0 + b.w * scale, y0 + b.h * scale
+            x0, y0, x1, y1 = on_card(face.box)
             text, colour = label_text(face.prediction, card)
             if len(result.faces) > 1:
                 text = f"{number}: {text}"
@@ -70,9 +73,7 @@ def draw(result: SelfieResult, card) -> Image.Image:
             tag = f"this one: {text}" if alone else f"pet: {text}"
             _tag(pen, tag, font, colour, (canvas.width / 2, canvas.height), canvas.size, above=True, centred=True)
             continue
-        b = pet.box
-        x0, y0 = ox + b.x * scale, oy + b.y * scale
-        x1, y1 = x0 + b.w * scale, y0 + b.h * scale
+        x0, y0, x1, y1 = on_card(pet.box)
         pen.ellipse((x0, y0, x1, y1), outline="white", width=line + 2)
         pen.ellipse((x0, y0, x1, y1), outline=colour, width=line)
         _tag(pen, f"pet: {text}", font, colour, ((x0 + x1) / 2, y1), canvas.size, above=False, centred=True)

@@ -255,15 +255,15 @@ def animal(lang: str, label: str) -> str:
 def pet_message(lang: str, pet, card, name: str | None = None, others=()) -> str:
     """ "this one is 99% kitty 🐱 — a Siamese, I'd say" plus one bar per label, and a line for each
     other pet in the photo."""
-    prediction = pet.prediction
-    _, percents, order = parts_of(lang, prediction, card)
-    top, percent, label, emoji = _top(lang, prediction, card)
+    _, percents, order = parts_of(lang, pet.prediction, card)
+    top = order[0]
+    percent, label, emoji = percents[top], label_name(lang, top, card), EMOJI.get(top, card.emoji.get(top, ""))
     if name:
         head = text(lang, "pet_named", name=name, percent=percent, label=label, emoji=emoji).rstrip()
     else:
         head = text(lang, "pet", percent=percent, name=label, emoji=emoji).rstrip()
-    if breed(lang, pet):
-        head = text(lang, "breed", head=head, breed=breed(lang, pet))
+    if said := breed(lang, pet):
+        head = text(lang, "breed", head=head, breed=said)
     lines = [head, bars(percents, order, card)]
     for other in others:
         _, percent, label, emoji = _top(lang, other.prediction, card)
@@ -281,8 +281,8 @@ def pets_lines(lang: str, pets, card, inline: bool) -> list[str]:
     """Lines for the pets beside people: their answers (unless already ``inline``) and breeds."""
     lines = [] if inline else [your_pet(lang, p, card, "pet_line") for p in pets]
     for pet in pets:
-        if breed(lang, pet):
-            lines.append(text(lang, "breed_line", animal=animal(lang, pet.prediction.label), breed=breed(lang, pet)))
+        if said := breed(lang, pet):
+            lines.append(text(lang, "breed_line", animal=animal(lang, pet.prediction.label), breed=said))
     return lines
 
 

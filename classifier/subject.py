@@ -97,6 +97,14 @@ def box_features(human: float, imagenet: np.ndarray, score: float, landmarks, bo
     )
 
 
+def face_features(out: dict[str, np.ndarray], i: int, face, image_size) -> np.ndarray:
+    """``box_features`` of found face ``i`` (a ``FoundFace``) from its crop's outputs by head."""
+    b = face.box
+    return box_features(
+        out["human"][i], out["imagenet"][i], face.score, face.landmarks, (b.x, b.y, b.w, b.h), image_size
+    )
+
+
 _DOG, _CAT, _ANIMAL = _ranges(IMAGENET_PETS["dog"]), _ranges(IMAGENET_PETS["cat"]), _ranges(IMAGENET_ANIMALS)
 
 
@@ -132,8 +140,13 @@ class BoxRule:
         e = np.exp(z)
         return e / e.sum(-1, keepdims=True)
 
+    def reading(self, x: np.ndarray) -> tuple[str, float]:
+        """(kind, its probability) for one row of features."""
+        p = self.proba(x)[0]
+        return self.classes[int(np.argmax(p))], float(p.max())
+
     def kind(self, x: np.ndarray) -> str:
-        return self.classes[int(np.argmax(self.proba(x)[0]))]
+        return self.reading(x)[0]
 
 
 class SubjectRule:
@@ -142,7 +155,7 @@ class SubjectRule:
     def __init__(self, card):
         heads = card.heads or {}
         ranges = heads.get("imagenet") or IMAGENET_PETS
-        self.pet_classes = np.concatenate([np.arange(lo, hi + 1) for spans in ranges.values() for lo, hi in spans])
+        self.pet_classes = _ranges([span for spans in ranges.values() for span in spans])
         self.thresholds = {**DEFAULTS, **heads.get("subject", {})}
         self.boxes = BoxRule.from_card(heads["boxes"]) if "boxes" in heads else None
 
@@ -150,19 +163,11 @@ class SubjectRule:
         """Probability that each image is a dog or a cat, by the ImageNet head."""
         return np.asarray(imagenet)[..., self.pet_classes].sum(-1)
 
-    def box_kind(self, out: dict[str, np.ndarray], i: int, face, image_size) -> str:
-        """Is face box ``i`` (a ``FoundFace``) a person's face, a pet's face or neither?"""
-        return self.box_reading(out, i, face, image_size)[0]
-
     def box_reading(self, out: dict[str, np.ndarray], i: int, face, image_size) -> tuple[str, float]:
-        """(kind, how sure) for face box ``i``; sure is 1.0 where no box rule is fitted."""
+        """Is face box ``i`` (a ``FoundFace``) a person's face, a pet's face or neither, and how sure
+        (1.0 where no box rule is fitted)?"""
         if self.boxes is not None and "human" in out and "imagenet" in out:
-            b = face.box
-            x = box_features(
-                out["human"][i], out["imagenet"][i], face.score, face.landmarks, (b.x, b.y, b.w, b.h), image_size
-            )
-            p = self.boxes.proba(x)[0]
-            return self.boxes.classes[int(np.argmax(p))], float(p.max())
+            return self.boxes.reading(face_features(out, i, face, image_size))
         # an older artifact: a person by the human head (or the ImageNet head); anything else the photo decides
         if "human" in out:
             return (PERSON if out["human"][i] >= self.thresholds["human"] else NONE), 1.0

@@ -31,7 +31,7 @@ import numpy as np
 
 from classifier.images import UnreadableImage, load_image
 from classifier.selfie import SelfieScorer
-from classifier.subject import BOX_FEATURES, KINDS, NONE, PERSON, PET, BoxRule, box_features
+from classifier.subject import BOX_FEATURES, KINDS, NONE, PERSON, PET, BoxRule, face_features
 
 from .subjects import images_in, none_photos
 
@@ -84,13 +84,7 @@ def box_rows(scorer: SelfieScorer, source) -> list[np.ndarray]:
     if not prepared.found:
         return []
     out = scorer.classifier.outputs(prepared.arrays)
-    size = prepared.image.size
-    return [
-        box_features(
-            out["human"][i], out["imagenet"][i], f.score, f.landmarks, (f.box.x, f.box.y, f.box.w, f.box.h), size
-        )
-        for i, f in enumerate(prepared.found)
-    ]
+    return [face_features(out, i, f, prepared.image.size) for i, f in enumerate(prepared.found)]
 
 
 def labelled_photos(pets_real: Path, faces: Path, lookalike: Path | None, kaggle: list[Path] = ()) -> list:
