@@ -72,10 +72,11 @@ def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
     """The LiteRT file: float32, or int8 calibrated on ``calibration`` inputs."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
+
+    if keras.backend.backend() != "tensorflow":  # checked first: a JAX GPU machine may have no TensorFlow at all
+        raise RuntimeError("converting to LiteRT needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
     import tensorflow as tf
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError("converting to LiteRT needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
     converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     if calibration is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -70,3 +70,20 @@ def test_lite2_weights_port_too():
     x = np.asarray(Image.fromarray(skimage_data.chelsea()).resize((260, 260), Image.BILINEAR), np.float32)[None]
     probs = model.predict(x, verbose=0)[0]
     assert probs.argmax() in CAT_CLASSES and probs[list(CAT_CLASSES)].sum() > 0.5
+
+
+def test_a_shipped_artifact_gives_back_the_imagenet_weights():
+    """A device run reads the backbone's ImageNet weights from the shipped model (the tree it gets
+    has no room for the weights package): the same network as --weights imagenet, weight for weight."""
+    from classifier.card import default_model_dir
+    from training.backbones.efficientnet_lite import EfficientNetLite, EfficientNetLite2
+
+    shipped = default_model_dir()
+    from_package = EfficientNetLite2(weights="imagenet", classifier_activation=None)
+    from_artifact = EfficientNetLite2(weights=str(shipped), classifier_activation=None)
+    for a, b in zip(from_package.weights, from_artifact.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
+    headless = EfficientNetLite2(include_top=False, pooling="avg", weights=str(shipped))
+    assert headless.output.shape[-1] == 1280
+    with pytest.raises(ValueError, match="same backbone|not used|shapes"):
+        EfficientNetLite("efficientnet_lite0", weights=str(shipped))

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOKUPS = re.compile(
@@ -29,3 +32,17 @@ def test_ci_installs_every_program_the_tests_look_up():
     needed = programs_the_tests_need()
     assert {"redis-server", "chromium", "chromedriver"} <= needed  # the scan itself still sees them
     assert needed <= installed, f".ci/run does not install {sorted(needed - installed)}"
+
+
+def test_the_tracked_tree_fits_a_device_run_with_room_for_data():
+    """The device tool takes the working tree, at most 64 MiB with what a run carries: one shipped
+    model in the tree (older ones live in git history), the tracked files under 40 MiB."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [ROOT / name for name in listed.stdout.decode().split("\0") if name]
+    total = sum(p.stat().st_size for p in files if p.is_file())
+    assert total < 40 * 2**20, f"tracked files: {total / 2**20:.1f} MiB"
+    models = ROOT / "models"
+    versions = {p.parent.name for p in models.glob("*/card.json")}
+    assert versions == {(models / "DEFAULT").read_text().strip()}, versions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from argparse import Namespace
@@ -265,3 +267,74 @@ def test_heads_command_lines_fail_with_one_clear_line(command, expected):
     result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and expected in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
+
+
+# as on the device: importing TensorFlow fails as for a package that is not installed (a None in
+# sys.modules would not do: Keras takes "tensorflow" in sys.modules for TensorFlow being in use)
+NO_TENSORFLOW = """import sys
+
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
+def test_the_gpu_recipe_runs_on_jax_without_tensorflow(kaggle_dir, tmp_path):
+    """What training/device_run.sh runs on the GPU machine (JAX, bfloat16 steps, end to end with
+    augmentation; that machine has no TensorFlow), here on the CPU; then the serving file is added
+    here with python -m classifier.compile, and both runtimes give the same answers."""
+    import jax  # noqa: F401  a dev dependency: this test runs in CI, it never skips
+
+    no_tf = tmp_path / "no_tensorflow"
+    no_tf.mkdir()
+    (no_tf / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": f"{no_tf}{os.pathsep}{ROOT}"}
+    command = [sys.executable, "-m", "training", "--data", str(kaggle_dir), "--backbone", "tiny_cnn", "--weights"]
+    command += ["none", "--mode", "end-to-end", "--mixed-precision", "on", "--head-epochs", "8", "--head-lr", "3e-3"]
+    command += ["--batch-size", "16", "--out", str(tmp_path / "models"), "--run-dir", str(tmp_path / "runs")]
+    command += ["--version", "jax-1", "--no-progress"]
+    trained = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, timeout=280)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    artifact = tmp_path / "models" / "jax-1"
+    report = json.loads((artifact / "report.json").read_text())
+    assert (report["backend"], report["mode"], report["settings"]["mixed_precision"]) == ("jax", "end-to-end", "on")
+    assert report["metrics"]["test"]["accuracy"] >= 0.8
+    assert not (artifact / "model.tflite").exists() and "no LiteRT file" in trained.stderr
+
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    compiled = subprocess.run(
+        [sys.executable, "-m", "classifier.compile", str(artifact)], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    served, reference = Classifier.load(artifact), Classifier.load(artifact, runtime="keras")
+    assert served.runtime.name == "litert"
+    photos = sorted((kaggle_dir / "train").glob("*.[0-9].jpg"))
+    np.testing.assert_allclose(served.predict_proba(photos), reference.predict_proba(photos), atol=0.005)
+    assert served.card.extra["probes"]  # the canary a running bot checks before it switches
+
+
+def test_compare_puts_a_candidate_beside_the_default_on_the_same_photos(kaggle_dir, tmp_path, capsys):
+    from training.compare import compare, main
+    from training.pipeline import run
+
+    good = Path(run(args_for(kaggle_dir, tmp_path, version="good", head_epochs=8, promote=False))["artifact"])
+    worse = Path(run(args_for(kaggle_dir, tmp_path, version="worse", head_epochs=0, promote=False))["artifact"])
+    real = tmp_path / "real"
+    rng = np.random.default_rng(5)
+    for label, colour in (("cat", (200, 60, 60)), ("dog", (60, 60, 200))):
+        (real / label).mkdir(parents=True)
+        for i in range(3):
+            colour_photo(rng, colour, 64).save(real / label / f"{i}.jpg")
+    table, better = compare(worse, good, kaggle_dir, real)
+    assert not better
+    test, pets = table["test split"], table["pets-real"]
+    assert test["default"]["photos"] == test["candidate"]["photos"] > 0 and pets["default"]["photos"] == 6
+    assert test["default"]["accuracy"] > test["candidate"]["accuracy"] and pets["default"]["accuracy"] >= 0.8
+    assert main([str(good), "--default", str(worse), "--pets", str(kaggle_dir), "--pets-real", str(real)]) == 0
+    assert "| pets-real | candidate | 6 |" in capsys.readouterr().out
+    assert main([str(worse), "--default", str(good), "--pets", str(kaggle_dir)]) == 1

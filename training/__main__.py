@@ -27,7 +27,10 @@ def parser() -> argparse.ArgumentParser:
         help="feature extractor (default: %(default)s; keras.applications ones need internet)",
     )
     p.add_argument(
-        "--weights", default="imagenet", help="'imagenet', 'none' or a .pth state dict (default: %(default)s)"
+        "--weights",
+        default="imagenet",
+        help="'imagenet', 'none', a .pth state dict, or a model folder whose ImageNet head has them "
+        "(a device run: models/lite2-20261125) (default: %(default)s)",
     )
     p.add_argument(
         "--mode",

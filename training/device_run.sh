@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The GPU fine-tune, run by the one `device` call in the README ("Fine-tune on a GPU"):
+# installs the wheels carried in .device/ (python -m training.devicepack fills it here), fine-tunes
+# EfficientNet-Lite2 end to end with augmentation on JAX (bfloat16 on the GPU), from the ImageNet
+# weights inside the shipped model, and leaves under $OUT the artifact as a tar in 15 MiB parts
+# (the tool brings back files of at most 16 MiB) and the log.
+# Rehearse on a CPU: OUT=/tmp/out PYTHON=.venv/bin/python EPOCHS=1 LIMIT=40 bash training/device_run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${OUT:?OUT: the folder the artifact goes to}"
+started=$(date +%s)
+py=${PYTHON:-python3}
+site=/tmp/site
+if ! "$py" -c "import keras" 2>/dev/null; then # the device: Keras comes from the carried wheels
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .device/wheels/*.whl
+fi
+export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+version=${VERSION:-lite2-gpu-$(date +%Y%m%d)}
+args=(--data .device/photos --backbone efficientnet_lite2 --weights "models/$(cat models/DEFAULT)"
+  --mode end-to-end --head-epochs "${EPOCHS:-3}" --fine-tune-epochs "${FINE_TUNE_EPOCHS:-${EPOCHS:-8}}"
+  --batch-size "${BATCH:-64}" --out "$OUT/models" --run-dir /tmp/runs --version "$version" --no-progress)
+if [ -n "${LIMIT:-}" ]; then args+=(--limit "$LIMIT"); fi
+"$py" -c 'import jax, keras; print("jax", jax.__version__, jax.devices(), "keras", keras.__version__)' 2>&1 | tee "$OUT/train.log"
+"$py" -m training "${args[@]}" 2>&1 | tee -a "$OUT/train.log"
+tar -C "$OUT/models" -cf - "$version" | split -b 15M - "$OUT/$version.tar.part-"
+rm -rf "$OUT/models"
+echo "device run: $(($(date +%s) - started)) s; bring back: cat $version.tar.part-* | tar -x -C models/" | tee -a "$OUT/train.log"
