@@ -47,12 +47,12 @@ RELOAD = "reload:"  # + the replica that announced it
 class BotState:
     """Everything the handlers share, kept in ``application.bot_data['state']``."""
 
-    def __init__(self, config: Config, classifier: Classifier, store: Store, pacer: ChatPacer):
+    def __init__(self, config: Config, classifier: Classifier, store: Store, pacer: ChatPacer, metrics: Metrics):
         self.config = config
         self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
         self.scorer = Scorer(classifier, config.max_pending)
         self.store = store  # bot/store: where all state lives
-        self.metrics = Metrics()
+        self.metrics = metrics
         self.metrics.serving(classifier.card.version)
         self._reload_lock = asyncio.Lock()
         self._busy = 0
@@ -146,13 +146,14 @@ def build_application(config: Config, classifier: Classifier) -> Application:
     store = open_store(config.state_dir, config.redis_url, config.replica, config.reclaim_s)
     # Telegram's limits, kept in the store (shared by replicas), used by the rate limiter and the outbox
     pacer = ChatPacer(store, group_limit=config.group_messages, group_period=config.group_period_s)
-    application = _builder(config, pacer).build()
-    application.bot_data["state"] = BotState(config, classifier, store, pacer)
+    metrics = Metrics()
+    application = _builder(config, pacer, metrics).build()
+    application.bot_data["state"] = BotState(config, classifier, store, pacer, metrics)
     add_handlers(application)
     return application
 
 
-def _builder(config: Config, pacer: ChatPacer):
+def _builder(config: Config, pacer: ChatPacer, metrics: Metrics):
     # a pool of 16 connections: httpx scans the whole pool on every request, so 64 cost a tenth
     # of the loop's time under load; requests queue for a free one (pool_timeout) instead of failing
     bot = ExtBot(
@@ -160,7 +161,7 @@ def _builder(config: Config, pacer: ChatPacer):
         base_url=config.api_base_url,
         base_file_url=config.file_base_url,
         request=AnsweringRequest(connection_pool_size=16, pool_timeout=30.0),
-        rate_limiter=TelegramLimits(pacer),  # Telegram's limits; honours 429 retry_after
+        rate_limiter=TelegramLimits(pacer, metrics),  # Telegram's limits; honours 429 retry_after
     )
     # updates come through the durable intake (bot/intake.py), not PTB's own updater
     return ApplicationBuilder().bot(bot).concurrent_updates(256).updater(None)

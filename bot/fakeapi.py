@@ -9,8 +9,10 @@ settings. The end-to-end tests drive it; it can also inject failures (429 flood 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +29,14 @@ BOT_USER = {
 }
 STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
 MAX_FILE = 20 * 1024 * 1024
+# Telegram's flood control, on what arrives: over 30 messages in any second from one bot, or over 20
+# a minute into one group, and the message is refused with 429 and a retry_after in whole seconds
+FLOOD_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendAnimation", "sendVideo", "sendMediaGroup", "sendSticker"}
+    | {"copyMessage", "forwardMessage"}
+)
+OVERALL_PER_SECOND = 30
+GROUP_PER_MINUTE = 20
 
 
 @dataclass
@@ -38,8 +48,12 @@ class Sent:
 
 
 class FakeBotAPI:
-    def __init__(self, token: str = "123456:TEST-token"):
+    def __init__(self, token: str = "123456:TEST-token", flood_control: bool = True):
         self.token = token
+        self.flood_control = flood_control
+        self.floods = 0  # messages refused with 429 by the flood rule (fail_next's are not counted)
+        self._accepted: collections.deque[float] = collections.deque()  # arrival times, the last second
+        self._group_accepted: dict[int, collections.deque[float]] = {}
         self.updates: list[dict] = []
         self.sent: list[Sent] = []
         self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (content, claimed size)
@@ -224,11 +238,35 @@ class FakeBotAPI:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, f"Not Found: method {method} is not implemented by the fake server")
+        if (wait := self._flood_wait(method, params)) is not None:
+            self.floods += 1
+            return _error(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
         try:
             result = await handler(params)
         except _ApiError as exc:
             return _error(400, exc.args[0])
         return web.json_response({"ok": True, "result": result})
+
+    def _flood_wait(self, method: str, params: dict) -> int | None:
+        """None when the message may go (and it is counted), else the whole seconds to wait."""
+        if not self.flood_control or method not in FLOOD_METHODS:
+            return None
+        now = time.monotonic()
+        windows = [(self._accepted, OVERALL_PER_SECOND, 1.0)]
+        try:
+            chat_id = int(params.get("chat_id"))
+        except (TypeError, ValueError):
+            chat_id = 0
+        if chat_id < 0:
+            windows.append((self._group_accepted.setdefault(chat_id, collections.deque()), GROUP_PER_MINUTE, 60.0))
+        for times, limit, period in windows:
+            while times and now - times[0] >= period:
+                times.popleft()
+            if len(times) >= limit:
+                return max(1, math.ceil(period - (now - times[0])))
+        for times, _, _ in windows:
+            times.append(now)
+        return None
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

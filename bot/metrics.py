@@ -26,6 +26,9 @@ class Metrics:
             "mirror_reply_seconds", "From recording an update to its answer leaving", buckets=REPLY_BUCKETS, registry=r
         )
         self.model = Gauge("mirror_model_info", "The model version served here (value 1)", ["version"], registry=r)
+        self.floods = Counter(
+            "mirror_telegram_429", "Requests Telegram refused with 429 (flood control)", ["method"], registry=r
+        )
         self.stalls = Counter("mirror_loop_stalls", "Event-loop stalls over 100 ms", registry=r)
         self.longest_stall = Gauge("mirror_loop_longest_stall_seconds", "Longest event-loop stall so far", registry=r)
 

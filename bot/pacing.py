@@ -3,17 +3,25 @@ a group, ~1 a second in any one chat; a 429's ``retry_after`` is honoured and th
 
 The windows live in the store, so replicas sending as one bot share them (Redis), and only messages
 count (python-telegram-bot's ``AIORateLimiter`` also counts chat actions, deletions and file
-look-ups, which in a group would spend its 20 a minute on "typing..."). ``ChatPacer`` knows each
+look-ups, which in a group would spend its 20 a minute on "typing...", and retries a 429 outside
+its windows). ``ChatPacer`` knows each
 chat's allowance, so a group's answers can wait for it together and leave merged (``bot/outbox.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import math
+import time
 
-from telegram.ext import AIORateLimiter
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
 
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 GROUP_PER_MINUTE = 20
 PRIVATE_PER_SECOND = 1
@@ -33,9 +41,21 @@ MESSAGE_METHODS = frozenset(
 )
 
 
+class Slot:
+    """One message of this process against the overall window: it counts from the moment it is
+    reserved until a second after Telegram answered it. Telegram counts a message when it arrives,
+    some time between the two (an upload, a stalled event loop), so a window counted from the
+    reservation alone let a burst arrive faster than 30 a second."""
+
+    __slots__ = ("end",)
+
+    def __init__(self):
+        self.end = math.inf  # in flight
+
+
 class ChatPacer:
     """Sliding windows: groups (negative ids) 20 messages a minute, other chats 1 a second, the
-    bot as a whole 30 a second."""
+    bot as a whole 30 a second (in the store, shared by replicas, and this process's own slots)."""
 
     def __init__(
         self,
@@ -48,6 +68,7 @@ class ChatPacer:
     ):
         self.store, self.overall = store, overall
         self.group, self.chat = (group_limit, group_period), (chat_limit, chat_period)
+        self._slots: list[Slot] = []
 
     def _window(self, chat_id: int) -> tuple[int, float]:
         return self.group if chat_id < 0 else self.chat
@@ -56,26 +77,108 @@ class ChatPacer:
         """Seconds until the chat may get another message (0: now)."""
         return await self.store.reserve(f"chat:{chat_id}", *self._window(chat_id), spend=False)
 
-    async def acquire(self, chat_id: int | None) -> None:
-        """Wait for the chat's allowance and the bot's, and spend one message of each."""
+    async def acquire(self, chat_id: int | None) -> Slot:
+        """Wait for the chat's allowance and the bot's, and spend one message of each; ``sent``
+        the slot when Telegram has answered."""
         if chat_id is not None:
             while (wait := await self.store.reserve(f"chat:{chat_id}", *self._window(chat_id))) > 0:
                 await asyncio.sleep(wait)
-        while (wait := await self.store.reserve("all", self.overall, 1.0)) > 0:
+        slot = Slot()
+        while True:
+            now = time.monotonic()
+            self._slots = [s for s in self._slots if s.end > now - 1.0]
+            if len(self._slots) >= self.overall:
+                oldest = min(s.end for s in self._slots)
+                await asyncio.sleep(oldest + 1.0 - now if oldest < math.inf else 0.02)
+                continue
+            self._slots.append(slot)  # claimed before the store is asked: no other send slips in meanwhile
+            if (wait := await self.store.reserve("all", self.overall, 1.0)) <= 0:
+                return slot
+            self._slots.remove(slot)
             await asyncio.sleep(wait)
 
+    @staticmethod
+    def sent(slot: Slot) -> None:
+        slot.end = time.monotonic()
 
-class TelegramLimits(AIORateLimiter):
-    """``ChatPacer``'s windows for every message; PTB's limiter only for its 429 retries."""
 
-    def __init__(self, pacer: ChatPacer, max_retries: int = 3):
-        super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
-        self.pacer = pacer
+class FloodLog:
+    """Telegram's 429s, logged once: the first of a minute at once, the others of that minute as one
+    line with their count when it ends. ``total`` counts them all."""
+
+    PERIOD = 60.0
+
+    def __init__(self):
+        self.total = 0
+        self._since: float | None = None
+        self._more, self._longest = 0, 0.0
+
+    def hit(self, method: str, seconds: float) -> None:
+        self.total += 1
+        now = time.monotonic()
+        if self._since is not None and now - self._since < self.PERIOD:
+            self._more, self._longest = self._more + 1, max(self._longest, seconds)
+            return
+        self.flush()
+        self._since = now
+        log.warning(
+            "Telegram's flood control: 429 on %s, retry after %.0f s; more this minute are counted", method, seconds
+        )
+        with contextlib.suppress(RuntimeError):  # no running loop: flushed by the next hit or at shutdown
+            asyncio.get_running_loop().call_later(self.PERIOD, self.flush)
+
+    def flush(self) -> None:
+        if self._more:
+            log.warning(
+                "Telegram's flood control: %d more 429s within a minute of the first (longest retry after %.0f s)",
+                self._more,
+                self._longest,
+            )
+        self._more, self._longest = 0, 0.0
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    value = getattr(exc, "_retry_after", None)  # a timedelta in PTB 22; its public field warns
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value or 1)
+
+
+class TelegramLimits(BaseRateLimiter):
+    """``ChatPacer``'s windows for every message, and a 429 honoured for every request. A retry
+    waits out ``retry_after`` and spends the allowance again (a retried send is a send), and while
+    one request waits every other request waits too: Telegram's flood control is per bot."""
+
+    def __init__(self, pacer: ChatPacer, metrics=None, max_retries: int = 3):
+        self.pacer, self.metrics, self.max_retries = pacer, metrics, max_retries
+        self.floods = FloodLog()
+        self._until = 0.0  # time.monotonic() when the flood wait ends
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        self.floods.flush()
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        if endpoint not in MESSAGE_METHODS:  # not a message: no allowance spent, 429s still retried
-            return await super().process_request(callback, args, kwargs, endpoint, {}, rate_limit_args)
+        message = endpoint in MESSAGE_METHODS  # only messages spend an allowance; any request may get a 429
         chat_id = data.get("chat_id")
         numeric = isinstance(chat_id, int) or (isinstance(chat_id, str) and chat_id.lstrip("-").isdigit())
-        await self.pacer.acquire(int(chat_id) if numeric else None)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        retries = rate_limit_args or self.max_retries
+        attempt = 0
+        while True:
+            while (wait := self._until - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            slot = await self.pacer.acquire(int(chat_id) if numeric else None) if message else None
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                seconds = retry_seconds(exc)
+                self.floods.hit(endpoint, seconds)
+                if self.metrics is not None:
+                    self.metrics.floods.labels(endpoint).inc()
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                self._until = max(self._until, time.monotonic() + seconds + 0.1)
+            finally:
+                if slot is not None:
+                    self.pacer.sent(slot)

@@ -325,6 +325,58 @@ async def test_flood_control_429_is_retried_not_dropped(fake, bot):
     assert len(fake.replies_to(6)) == 1
 
 
+async def test_the_fake_api_applies_telegrams_flood_control(fake):
+    """Over 30 messages in a second from the bot, or over 20 a minute into one group: 429 with a
+    retry_after in whole seconds, as Telegram answers; chat actions are not messages."""
+    url = f"{fake.api_base_url}{fake.token}"
+    async with aiohttp.ClientSession() as session:
+
+        async def send(chat_id, method="sendMessage"):
+            async with session.post(f"{url}/{method}", json={"chat_id": chat_id, "text": "hi"}) as r:
+                return r.status, await r.json()
+
+        answers = [await send(100 + i) for i in range(31)]
+        assert [status for status, _ in answers[:30]] == [200] * 30
+        assert answers[30][0] == 429 and answers[30][1]["parameters"]["retry_after"] >= 1
+        assert (await send(5, "sendChatAction"))[0] != 429 and fake.floods == 1
+        await asyncio.sleep(1.05)
+        group = [(await send(-77))[0] for _ in range(21)]
+        assert group[:20] == [200] * 20 and group[20] == 429
+
+
+async def test_a_burst_stays_under_telegrams_limits_and_429s_are_counted_and_logged_once(
+    fake, tiny_classifier, tmp_path, caplog
+):
+    """Every message spends the bot's 30-a-second allowance, a 429's retry spends it again: 90
+    users at once get their answers without one 429 from flood control. Telegram's 429s (here 3,
+    injected) show in /metrics; the log has the first at once and the rest of its minute as a count."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="bot.pacing")
+    port = free_port()
+    webhook = dict(webhook_url=f"http://127.0.0.1:{port}", port=port, listen="127.0.0.1")
+    async with Harness(fake, tiny_classifier, tmp_path, **webhook):
+        await burst_then_three_429s(fake, port)
+    flood_lines = [r.getMessage() for r in caplog.records if "flood control" in r.getMessage()]
+    assert len(flood_lines) == 2 and "429 on sendPhoto" in flood_lines[0] and "2 more 429s" in flood_lines[1]
+
+
+async def burst_then_three_429s(fake, port):
+    await asyncio.gather(*(send_photo(fake, private(3000 + i), user(3000 + i), photo_bytes(i)) for i in range(90)))
+    await fake.wait_sent(
+        lambda s: s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) >= 3000, 90, timeout=120
+    )
+    assert fake.floods == 0
+    fake.fail_next("sendPhoto", status=429, retry_after=1, times=3)
+    await send_photo(fake, private(2999), user(2999))
+    (answer,) = await reply_in(fake, 2999, timeout=60)
+    assert body(answer).startswith("you are ")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+            metrics = await r.text()
+    assert 'mirror_telegram_429_total{method="sendPhoto"} 3.0' in metrics
+
+
 async def test_an_answer_refused_with_429_is_answered_after_a_kill_during_the_wait(fake, tiny_classifier, tmp_path):
     """Telegram's 429 means the answer was not sent: its record is undone, so a process killed while
     it waits out ``retry_after`` answers the photo after the restart (once)."""
