@@ -61,6 +61,7 @@ class Config:
                 max_wait_s=60 * float(env.get("MAX_WAIT_MINUTES", cls.max_wait_s / 60)),
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),
                 group_messages=int(env.get("GROUP_MESSAGES_PER_MINUTE", cls.group_messages)),
+                group_period_s=float(env.get("GROUP_PERIOD_SECONDS", cls.group_period_s)),
                 redis_url=env.get("REDIS_URL") or None,
                 reclaim_s=float(env.get("RECLAIM_SECONDS", cls.reclaim_s)),
                 replica=env.get("REPLICA_NAME") or f"{socket.gethostname()}:{env.get('PORT', cls.port)}",

@@ -2,8 +2,8 @@
 
 It speaks the same HTTP as api.telegram.org for the methods this bot uses, so the real
 python-telegram-bot ``Application`` runs against it unchanged through the two base-URL
-settings. The end-to-end tests drive it; it can also inject failures (429 flood control,
-500s) and measures nothing itself.
+settings. The end-to-end tests drive it; it applies Telegram's flood control (``FLOOD_METHODS``),
+can inject failures (429s, 500s) and call a hook when a method's request arrives.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientPayloadError, ClientSession, web
 
 BOT_USER = {
     "id": 777000111,
@@ -65,6 +66,10 @@ class FakeBotAPI:
         self.targets: list[str] = []  # replicas behind a load balancer: webhooks go round-robin
         self._turn = itertools.count()
         self._failures: dict[str, list[tuple[int, dict]]] = {}
+        self.injected = 0  # fail_next answers served
+        # method -> awaited once when its next call arrives, before its body is read (the load test
+        # kills the bot there: mid-upload)
+        self.hooks: dict[str, Callable[[], Awaitable[None]]] = {}
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._new_update = asyncio.Condition()
@@ -230,9 +235,15 @@ class FakeBotAPI:
         method = request.match_info["method"]
         self.calls[method] = self.calls.get(method, 0) + 1
         self.first_call.setdefault(method, time.monotonic())
-        params = await self._params(request)
+        if (hook := self.hooks.pop(method, None)) is not None:
+            await hook()
+        try:
+            params = await self._params(request)
+        except (ConnectionResetError, ClientPayloadError):  # the sender died mid-upload: Telegram drops it
+            return web.Response(status=400)
         failures = self._failures.get(method)
         if failures:
+            self.injected += 1
             status, extra = failures.pop(0)
             return _error(status, "Too Many Requests: retry later" if status == 429 else "Internal Server Error", extra)
         handler = getattr(self, f"_m_{method}", None)

@@ -8,14 +8,21 @@ served from this one, so its start-up time, memory and event loop are measured o
   (the rest wait in the bot's durable queue; nobody hears "busy"); reply latency p50/p95;
 - ``--crash-after N``: the bot is SIGKILLed after N answers to the burst and started again; what it had
   recorded must still be answered, once;
+- ``--kill WHERE``: the SIGKILL at another moment: ``upload`` (as a result card's request reaches
+  Telegram), ``flood`` (while it waits out a storm of 429s), ``album`` (while an album is being
+  collected), ``group`` (while a group's answers wait in its outbox), ``random`` (each in turn over the runs, at
+  a random moment); ``--runs N`` repeats the burst N times, each with its own seed, and adds up lost / twice;
 - ``--albums N``: N more users each send an album of 5 photos in the burst; each album must get one answer;
+- ``--groups N``: N group chats where 8 members each send a photo addressed to the bot; the bot gets
+  3 messages per 10 s in a group (under Telegram's 20 a minute), so answers wait and leave merged;
 - ``--replicas N``: N bot processes on one Redis (a throwaway redis-server, or ``--redis-url``) in
   webhook mode, delivered round-robin; ``--crash-after`` kills one and the others take over;
 - ``--faces DIR``: the photos are JPEGs from DIR (selfies: the person path) instead of the example cat
   (the pet path, which looks at the whole photo three ways and costs more CPU);
 - the queue's depth (sampled from the bot's SQLite file), the bot's CPU time per photo, its longest
   event-loop stall (its own LoopWatch, logged when it stops) and peak RSS; reply p95 against the time
-  Telegram's overall limit (30 messages/s) needs for all the answers.
+  Telegram's overall limit (30 messages/s) needs for all the answers; the 429s the fake Bot API's flood
+  control gave (Telegram's rule: over 30 messages in a second).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -38,6 +46,9 @@ import numpy as np
 PHOTO_SIZE = (1280, 960)  # a phone photo's largest size as Telegram delivers it (the bot takes the 800 one)
 ALBUM_SIZE = 5
 TELEGRAM_PER_SECOND = 30  # the overall flood limit: the fastest any bot can answer a burst
+KILLS = ("answers", "upload", "flood", "album", "group")
+GROUP_SIZE = 8
+GROUP_ALLOWANCE = (3, 10.0)  # messages per seconds in a group: under Telegram's 20 a minute, merging within seconds
 STALL = re.compile(r"longest event-loop stall (\d+) ms, stalls over 100 ms: (\d+); peak memory (\d+) MiB")
 
 
@@ -51,9 +62,19 @@ async def burst(
     faces: str | Path | None = None,
     replicas: int = 1,
     redis_url: str | None = None,
+    kill: str | None = None,
+    groups: int = 0,
+    seed: int = 0,
 ) -> dict:
-    from .fakeapi import FakeBotAPI
+    from .fakeapi import BOT_USER, FakeBotAPI
+    from .texts import text
 
+    rng = random.Random(seed)
+    kill = kill or ("answers" if crash_after is not None else None)
+    if kill is not None and crash_after is None:
+        crash_after = rng.randint(3, max(4, (photos + albums + groups * GROUP_SIZE) // 3))
+    if (kill == "album" and not albums) or (kill == "group" and not groups):
+        raise RuntimeError(f"--kill {kill} needs --{kill}s")
     fake = await FakeBotAPI().start()
     # 16 photos re-used (Telegram would send distinct files), each in the sizes Telegram offers
     contents = await asyncio.to_thread(lambda: [_versions(p) for p in _photos(16, faces)])
@@ -80,14 +101,50 @@ async def burst(
                 album_firsts.add(message["message_id"])
             await fake.push(message)
 
+    member_of: dict[int, str] = {}  # a group photo's message id -> its sender's (unique) name
+    pushed: dict[str, float] = {}  # "album" / "group": when the first of them was pushed
+
+    async def send_group_photo(g: int, k: int) -> None:
+        chat = {"id": -(50_000 + g), "type": "group", "title": f"game {g}"}
+        name = f"g{g}m{k}"
+        user = {"id": 70_000 + 100 * g + k, "is_bot": False, "first_name": name}
+        mention = "@" + BOT_USER["username"]
+        entities = [{"type": "mention", "offset": 0, "length": len(mention)}]
+        photo = fake.photo_versions(contents[(g + k) % len(contents)])
+        message = fake.message(chat, user, photo=photo, caption=mention, caption_entities=entities)
+        sent_at[message["message_id"]] = time.monotonic()
+        member_of[message["message_id"]] = name
+        await fake.push(message)
+
+    merged_header = text("en", "merged")
+
+    def answers_in(s) -> list[int]:
+        """The photos a sent message answers: the one it replies to, or each line of a group's merged
+        answer ("• g0m3, this one is ..."); a "#12 in line" note answers none (it is deleted when its
+        turn comes)."""
+        if s.method not in ("sendMessage", "sendPhoto"):
+            return []
+        body = s.params.get("text") or s.params.get("caption") or ""
+        if body.startswith("⏳"):
+            return []
+        if body.startswith(merged_header):
+            lines = body.splitlines()[1:]
+            return [mid for mid, name in member_of.items() if any(ln.startswith(f"• {name},") for ln in lines)]
+        reply = (s.message or {}).get("reply_to_message_id")
+        return [reply] if reply in sent_at else []
+
     def reply_to_ours(s) -> bool:
-        """An answer to one of our photos (a "#12 in line" note is not one: it is deleted when its turn comes)."""
-        notice = (s.params.get("text") or "").startswith("⏳")
-        return (
-            s.method in ("sendMessage", "sendPhoto")
-            and not notice
-            and (s.message or {}).get("reply_to_message_id") in sent_at
-        )
+        return bool(answers_in(s))
+
+    def answered_count() -> int:
+        return len({mid for s in fake.sent for mid in answers_in(s)})
+
+    async def until(condition, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.05)
 
     state_dir = tempfile.mkdtemp(prefix="mirror-load-")
     env = {
@@ -99,6 +156,8 @@ async def burst(
         "RATE_LIMIT": str(photos + albums + 1),  # this test is about the queue, not the per-user limit
         "MAX_PENDING": str(max_pending),
     }
+    if groups:
+        env.update(GROUP_MESSAGES_PER_MINUTE=str(GROUP_ALLOWANCE[0]), GROUP_PERIOD_SECONDS=str(GROUP_ALLOWANCE[1]))
     if model_dir:
         env["MODEL_DIR"] = str(model_dir)
     redis = None
@@ -106,7 +165,7 @@ async def burst(
         redis = None if redis_url else RedisServer().start()
         env.update(REDIS_URL=redis_url or redis.url, WEBHOOK_URL="https://mirror.example", RECLAIM_SECONDS="10")
     bots = _Bots(env, replicas, webhook=redis is not None or bool(redis_url))
-    total = photos + albums
+    total = photos + albums + groups * GROUP_SIZE
     depth = _QueueDepth(Path(state_dir) / "mirror.sqlite3", env.get("REDIS_URL"))
     crashed_at, first = None, None
     if not bots.webhook:
@@ -125,24 +184,26 @@ async def burst(
             ready_s = fake.first_call["getUpdates"] - started
         depth.start()
         burst_start = time.monotonic()
-        for i in range(max(photos, albums)):
+        for i in range(max(photos, albums, groups * GROUP_SIZE)):
             if i < albums:
+                pushed.setdefault("album", time.monotonic())
                 await send_album(i)
+            if i < groups * GROUP_SIZE:
+                pushed.setdefault("group", time.monotonic())
+                await send_group_photo(i % groups, i // groups)
             if i < photos:
                 await send_photo(i)
-        if crash_after is not None:  # a deploy gone wrong, an out-of-memory kill: no goodbye
-            await fake.wait_sent(reply_to_ours, count=1 + crash_after, timeout=max(180.0, total * 0.6))
-            await bots.kill_last()
-            crashed_at = sum(1 for s in fake.sent if reply_to_ours(s)) - 1
+        wait_s = max(180.0, total * 0.6)
+        if kill is not None:  # a deploy gone wrong, an out-of-memory kill: no goodbye
+            crashed_at = await _kill_when(kill, crash_after, rng, fake, bots, answered_count, until, pushed, wait_s)
             if replicas == 1:
                 await bots.restart_last()  # alone, it must answer what it had recorded itself
             else:
                 fake.balance(bots.webhooks())  # the others take over what it held
         try:
-            await fake.wait_sent(reply_to_ours, count=total + 1, timeout=max(180.0, total * 0.6))
+            await until(lambda: answered_count() >= total + 1, wait_s)
         except TimeoutError:
-            answered = {s.message["reply_to_message_id"] for s in fake.sent if reply_to_ours(s)}
-            raise RuntimeError(f"timed out: {len(answered) - 1} of {total} answered") from None
+            raise RuntimeError(f"timed out: {answered_count() - 1} of {total} answered") from None
         await asyncio.sleep(2.0)  # a second reply to any photo (or to an album's other photos) would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
         seconds = max(s.at for s in replies) - burst_start
@@ -156,7 +217,8 @@ async def burst(
     notes = [s for s in fake.sent if s.method == "sendMessage" and (s.params.get("text") or "").startswith("⏳")]
     per_message: dict[int, list] = {}
     for r in replies:
-        per_message.setdefault(r.message["reply_to_message_id"], []).append(r)
+        for mid in answers_in(r):
+            per_message.setdefault(mid, []).append(r)
     per_message.pop(first.message["reply_to_message_id"])
     latencies = sorted(min(x.at for x in rs) - sent_at[mid] for mid, rs in per_message.items())
     album_replies = {mid: rs for mid, rs in per_message.items() if mid in album_firsts}
@@ -193,10 +255,48 @@ async def burst(
         "loop_stalls_over_100ms": sum(int(m.group(2)) for m in stalls),
         "bot_peak_rss_mib": peak_rss or max(float(m.group(3)) for m in stalls),
         "errors_logged": bots.errors(),
+        "groups": groups,
+        "groups_answered": sum(mid in per_message for mid in member_of),
+        "merged_answers": sum(1 for r in replies if len(answers_in(r)) > 1),
+        "kill": kill,
         "killed_after_answers": crashed_at,
+        "flood_control_429s": fake.floods,
         "place_in_line_notes": len(notes),
         "notes_left_in_chats": sum(not fake.was_deleted(n) for n in notes),
     }
+
+
+async def _kill_when(kind, after, rng, fake, bots, answered, until, pushed, wait_s) -> int:
+    """SIGKILL the last bot process at the moment ``kind`` names; returns the answers sent before it."""
+    if kind == "album":
+        await asyncio.sleep(max(0.0, pushed["album"] + rng.uniform(0.1, 1.5) - time.monotonic()))
+    elif kind == "group":  # a group has spent its allowance: the next answers wait in its outbox
+
+        def group_answers() -> int:
+            return sum(s.method in ("sendMessage", "sendPhoto") and int(s.params["chat_id"]) < 0 for s in fake.sent)
+
+        await until(lambda: group_answers() >= GROUP_ALLOWANCE[0], wait_s)
+        await asyncio.sleep(rng.uniform(0.0, GROUP_ALLOWANCE[1]))
+    else:
+        await until(lambda: answered() >= 1 + after, wait_s)
+    if kind == "upload":  # the next result card's request: the bot dies as it reaches Telegram
+        died = asyncio.Event()
+
+        async def die():
+            await bots.kill_last()
+            died.set()
+
+        fake.hooks["sendPhoto"] = die
+        await asyncio.wait_for(died.wait(), wait_s)
+        return answered() - 1
+    if kind == "flood":  # a storm of 429s: killed while the bot waits out retry_after
+        before = fake.injected
+        for method in ("sendPhoto", "sendMessage"):
+            fake.fail_next(method, status=429, times=6, retry_after=2)
+        await until(lambda: fake.injected > before, wait_s)
+        await asyncio.sleep(rng.uniform(0.0, 2.0))
+    await bots.kill_last()
+    return answered() - 1
 
 
 class _Bots:
@@ -447,26 +547,62 @@ def main(argv=None) -> int:
         "--replicas", type=int, default=1, help="bot processes on one Redis behind a round-robin webhook (default: 1)"
     )
     p.add_argument("--redis-url", help="use this Redis (default with --replicas > 1: a throwaway redis-server)")
+    p.add_argument("--kill", choices=[*KILLS, "random"], help="SIGKILL the bot at this moment (see above)")
+    p.add_argument("--groups", type=int, default=0, help="group chats of 8 players in the burst (default: none)")
+    p.add_argument("--runs", type=int, default=1, help="repeat the burst, each run its own kill (default: 1)")
     args = p.parse_args(argv)
-    try:
-        result = asyncio.run(
-            burst(
-                args.photos,
-                args.users,
-                args.max_pending,
-                args.model,
-                args.crash_after,
-                args.albums,
-                args.faces,
-                args.replicas,
-                args.redis_url,
+    results = []
+    for run in range(args.runs):
+        kill = args.kill
+        if kill == "random":  # every kind in turn, each at a random moment (seeded by the run)
+            kinds = [k for k in KILLS if (k != "album" or args.albums) and (k != "group" or args.groups)]
+            kill = kinds[run % len(kinds)]
+        try:
+            result = asyncio.run(
+                burst(
+                    args.photos,
+                    args.users,
+                    args.max_pending,
+                    args.model,
+                    args.crash_after,
+                    args.albums,
+                    args.faces,
+                    args.replicas,
+                    args.redis_url,
+                    kill,
+                    args.groups,
+                    seed=run,
+                )
             )
-        )
-    except (RuntimeError, TimeoutError) as exc:
-        print(f"error: {str(exc) or 'timed out waiting for replies'}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2))
-    return 0 if result["lost"] == 0 and result["answered_twice"] == 0 else 1
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"error: {str(exc) or 'timed out waiting for replies'}", file=sys.stderr)
+            return 1
+        results.append(result)
+        if args.runs > 1:
+            print(
+                f"run {run + 1}: kill {result['kill']} after {result['killed_after_answers']} answers: "
+                f"{result['answered']} answered, {result['lost']} lost, {result['answered_twice']} twice, "
+                f"{result['flood_control_429s']} flood-control 429s",
+                flush=True,
+            )
+    if args.runs == 1:
+        print(json.dumps(results[0], indent=2))
+    else:
+        print(json.dumps(over_runs(results), indent=2))
+    return 0 if all(r["lost"] == 0 and r["answered_twice"] == 0 for r in results) else 1
+
+
+def over_runs(results: list[dict]) -> dict:
+    return {
+        "runs": len(results),
+        "kills": {k: sum(r["kill"] == k for r in results) for k in KILLS if any(r["kill"] == k for r in results)},
+        "photos_per_run": results[0]["photos"] + results[0]["albums"] + results[0]["groups"] * GROUP_SIZE,
+        "lost": sum(r["lost"] for r in results),
+        "answered_twice": sum(r["answered_twice"] for r in results),
+        "flood_control_429s": sum(r["flood_control_429s"] for r in results),
+        "errors_logged": sum(r["errors_logged"] for r in results),
+        "worst_p95_over_flood_bound": max(r["p95_over_flood_bound"] for r in results),
+    }
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 py=${PYTHON:-python3}
 site=/tmp/site
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 if ! "$py" -c "import keras" 2>/dev/null; then # the device: Keras comes from the carried wheels
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .device/wheels/*.whl
 fi
-export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 version=${VERSION:-lite2-gpu-$(date +%Y%m%d)}
 args=(--data .device/photos --backbone efficientnet_lite2 --weights "models/$(cat models/DEFAULT)"
   --mode end-to-end --head-epochs "${EPOCHS:-3}" --fine-tune-epochs "${FINE_TUNE_EPOCHS:-${EPOCHS:-8}}"
