@@ -224,7 +224,8 @@ async def burst(
     album_replies = {mid: rs for mid, rs in per_message.items() if mid in album_firsts}
     flood_bound_s = total / TELEGRAM_PER_SECOND
     p95 = float(np.percentile(latencies, 95))
-    busy = sum(1 for rs in per_message.values() if "busy" in (rs[0].params.get("text") or ""))
+    busy_text = text("en", "busy")
+    busy = sum(1 for rs in per_message.values() if (rs[0].params.get("text") or "") == busy_text)
     stalls = bots.stalls()
     return {
         "photos": photos,
