@@ -131,7 +131,10 @@ def _serving(model_dir):
     def close():
         sizes = batcher.batches if batcher else []
         mean_batch = float(np.mean(sizes)) if sizes else 0.0
-        return {"runtime": clf.runtime.name, "model": clf.card.version, "mean_batch": mean_batch}
+        file = clf.card.extra.get("litert", {}).get("quantised", "float32").split(" ")[0]
+        if clf.runtime.name != "litert":
+            file = "keras"
+        return {"runtime": clf.runtime.name, "model": clf.card.version, "mean_batch": mean_batch, "file": file}
 
     return clf.predict, predict_async, close
 
@@ -167,6 +170,14 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="model folder (default: models/DEFAULT)")
     p.add_argument("--photos", type=int, default=40, help="photos in the latency loop (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=32, help="concurrent requests (default: %(default)s)")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="more serving sides in the same run, e.g. the same model's float32 or float16 file (a copy of its "
+        "folder compiled with python -m classifier.compile [--float16])",
+    )
     p.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     p.add_argument("--child", choices=["baseline", "serving"], help=argparse.SUPPRESS)
     p.add_argument("--started", type=float, help=argparse.SUPPRESS)
@@ -190,7 +201,9 @@ def _run_sides(args, photo_dir: str) -> dict | None:
     for i, photo in enumerate(make_photos(max(args.photos, args.concurrency))):
         Path(photo_dir, f"{i:03d}.jpg").write_bytes(photo)
     results = {}
-    for side in ("baseline", "serving"):
+    sides = [("baseline", args.model), ("serving", args.model)] + [(f"serving:{m}", m) for m in args.compare]
+    for label, model in sides:
+        side = label.split(":")[0]
         cmd = [
             sys.executable,
             "-m",
@@ -206,13 +219,13 @@ def _run_sides(args, photo_dir: str) -> dict | None:
             "--started",
             repr(time.time()),
         ]
-        if args.model:
-            cmd += ["--model", args.model]
+        if model:
+            cmd += ["--model", model]
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)
             return None
-        results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        results[label] = json.loads(out.stdout.strip().splitlines()[-1])
     return results
 
 
@@ -224,36 +237,59 @@ def cpu_name() -> str:
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
+def vnni() -> bool:
+    try:
+        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
 def print_table(r: dict, gflops: float) -> None:
-    b, s = r["baseline"], r["serving"]
-    rows = [
-        ("single photo p50 (ms)", b["p50_ms"], s["p50_ms"], b["p50_ms"] / s["p50_ms"]),
-        ("single photo p95 (ms)", b["p95_ms"], s["p95_ms"], b["p95_ms"] / s["p95_ms"]),
-        ("photos/s, 32 concurrent", b["throughput"], s["throughput"], s["throughput"] / b["throughput"]),
-        (
-            "start to first answer (s)",
-            b["first_answer_s"],
-            s["first_answer_s"],
-            b["first_answer_s"] / s["first_answer_s"],
-        ),
-        ("peak RSS (MiB)", b["peak_rss_mib"], s["peak_rss_mib"], b["peak_rss_mib"] / s["peak_rss_mib"]),
+    b = r["baseline"]
+    serving = {k: v for k, v in r.items() if k.startswith("serving")}
+    measures = [
+        ("single photo p50 (ms)", "p50_ms", False),
+        ("single photo p95 (ms)", "p95_ms", False),
+        ("photos/s, 32 concurrent", "throughput", True),
+        ("start to first answer (s)", "first_answer_s", False),
+        ("peak RSS (MiB)", "peak_rss_mib", False),
     ]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    names = {
+        k: f"{v['model']} ({v['file']})" if k == "serving" else f"{Path(k[8:]).name} ({v['file']})"
+        for k, v in serving.items()
+    }
     print(
-        f"machine: {cpus} CPUs ({cpu_name()}); model {s['model']}; serving runtime {s['runtime']}, "
-        f"mean micro-batch {s['mean_batch']:.1f}; "
-        f"photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG"
+        f"machine: {cpus} CPUs ({cpu_name()}); photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG; serving runtime(s): "
+        + ", ".join(f"{names[k]} {v['runtime']}, mean micro-batch {v['mean_batch']:.1f}" for k, v in serving.items())
     )
-    print("| measure | naive baseline | serving path | better by |\n| --- | --- | --- | --- |")
-    for name, base, serve, ratio in rows:
-        print(f"| {name} | {base:.1f} | {serve:.1f} | {ratio:.1f}x |")
+    head = " | ".join(f"{names[k]} | better by" for k in serving)
+    print(f"| measure | naive baseline | {head} |\n| --- | --- |" + " --- | --- |" * len(serving))
+    for name, key, higher in measures:
+        cells = []
+        for v in serving.values():
+            ratio = v[key] / b[key] if higher else b[key] / v[key]
+            cells.append(f"{v[key]:.1f} | {ratio:.1f}x")
+        print(f"| {name} | {b[key]:.1f} | " + " | ".join(cells) + " |")
     floor_ms = 2 * b["model_gmacs"] / gflops * 1000
     print(
         f"\nphysical limit: the model needs {b['model_gmacs']:.2f} GMACs per photo; this CPU does {gflops:.0f} GFLOP/s "
-        f"on a large float32 matmul, so >= {floor_ms:.1f} ms per photo of pure compute "
-        f"({1000 / floor_ms:.0f} photos/s); serving reaches {s['throughput']:.0f} photos/s "
-        f"({s['throughput'] * floor_ms / 10:.0f}% of that bound)"
+        f"on a large float32 matmul, so >= {floor_ms:.1f} ms per photo of pure float32 compute "
+        f"({1000 / floor_ms:.0f} photos/s)"
+        + (
+            "; with AVX-512 VNNI an int8 multiply-add is 4x a float32 one per instruction, so the int8 bound is "
+            f"{floor_ms / 4:.1f} ms ({4000 / floor_ms:.0f} photos/s)"
+            if vnni()
+            else ""
+        )
     )
+    for k, v in serving.items():
+        line = (
+            f"{names[k]}: {v['throughput']:.0f} photos/s, {v['throughput'] * floor_ms / 10:.0f}% of the float32 bound"
+        )
+        if vnni():
+            line += f", {v['throughput'] * floor_ms / 40:.0f}% of the int8 bound"
+        print(line)
 
 
 if __name__ == "__main__":

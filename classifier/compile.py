@@ -68,8 +68,8 @@ def calibration_inputs(folders: list[Path], size: int, n: int = CALIBRATION, see
     return np.stack(inputs[:n]).astype(np.float32)
 
 
-def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
-    """The LiteRT file: float32, or int8 calibrated on ``calibration`` inputs."""
+def convert(keras_model, calibration: np.ndarray | None = None, float16: bool = False) -> bytes:
+    """The LiteRT file: float32, int8 calibrated on ``calibration`` inputs, or float16 weights."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -81,6 +81,9 @@ def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
     if calibration is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+    elif float16:  # half the file; XNNPACK computes in float32 on CPUs without float16 arithmetic
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
     with _captured_output() as captured:
         try:
             return converter.convert()
@@ -135,7 +138,9 @@ def int8_differences(keras_runtime, litert_runtime, card: ModelCard, inputs: np.
     }
 
 
-def compile_artifact(directory: Path, keras_model=None, int8_from: list[Path] | None = None) -> float:
+def compile_artifact(
+    directory: Path, keras_model=None, int8_from: list[Path] | None = None, float16: bool = False
+) -> float:
     """Write ``directory/model.tflite`` (int8 when ``int8_from`` names photo folders); returns the
     largest probability difference of the pet classifier seen."""
     from .probes import record
@@ -151,14 +156,17 @@ def compile_artifact(directory: Path, keras_model=None, int8_from: list[Path] | 
         kept_out = max(1, len(inputs) // 4)  # checked on, never calibrated on
         calibration, check = inputs[:-kept_out], inputs[-kept_out:]
     tmp = directory / (TFLITE_FILE + ".tmp")
-    tmp.write_bytes(convert(keras_model, calibration))
+    tmp.write_bytes(convert(keras_model, calibration, float16))
     try:
         litert = LiteRTRuntime(tmp)
         if check is None:
             diff = max_disagreement(keras_runtime, litert, card)
             if diff > TOLERANCE:
                 raise ModelError(f"LiteRT and Keras disagree by {diff:.4f} in probability; not writing {TFLITE_FILE}")
-            card.extra.pop("litert", None)
+            if float16:
+                card.extra["litert"] = {"quantised": "float16 weights, float32 compute", "difference_vs_keras": diff}
+            else:
+                card.extra.pop("litert", None)
         else:
             heads = int8_differences(keras_runtime, litert, card, check)
             diff = heads["pets"]["max"]
@@ -183,10 +191,12 @@ def compile_artifact(directory: Path, keras_model=None, int8_from: list[Path] | 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m classifier.compile", description=__doc__.split("\n\n")[0])
     p.add_argument("model_dir", type=Path)
-    p.add_argument("--int8", type=Path, nargs="+", metavar="PHOTOS", help="quantise, calibrated on these folders")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--int8", type=Path, nargs="+", metavar="PHOTOS", help="quantise, calibrated on these folders")
+    kind.add_argument("--float16", action="store_true", help="float16 weights (half the file)")
     args = p.parse_args(argv)
     try:
-        diff = compile_artifact(args.model_dir, int8_from=args.int8)
+        diff = compile_artifact(args.model_dir, int8_from=args.int8, float16=args.float16)
     except (ModelError, RuntimeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -377,6 +377,31 @@ async def burst_then_three_429s(fake, port):
     assert 'mirror_telegram_429_total{method="sendPhoto"} 3.0' in metrics
 
 
+async def test_a_restarted_bot_waits_out_the_second_its_last_run_may_have_filled(tmp_path):
+    """Windows kept in memory die with the process while Telegram still counts its last second: a
+    fresh pacer sends nothing in its first second, then 30 at once; each counts until a second after
+    Telegram answered it."""
+    from bot.pacing import ChatPacer
+    from bot.store import open_store
+
+    store = open_store(tmp_path)
+    pacer = ChatPacer(store)
+    started = time.monotonic()
+    slots = [await pacer.acquire(None)]
+    assert 0.9 <= time.monotonic() - started < 1.5
+    slots += [await pacer.acquire(None) for _ in range(29)]
+    assert time.monotonic() - started < 1.5
+    blocked = asyncio.create_task(pacer.acquire(None))  # a 31st: all 30 are in flight, none answered yet
+    await asyncio.sleep(1.2)
+    assert not blocked.done()  # in flight they count however long they take
+    for slot in slots:
+        await pacer.sent(slot)
+    before = time.monotonic()
+    await pacer.sent(await blocked)  # and a second after Telegram's answer
+    assert 0.9 <= time.monotonic() - before < 1.3
+    await store.close()
+
+
 async def test_an_answer_refused_with_429_is_answered_after_a_kill_during_the_wait(fake, tiny_classifier, tmp_path):
     """Telegram's 429 means the answer was not sent: its record is undone, so a process killed while
     it waits out ``retry_after`` answers the photo after the restart (once)."""

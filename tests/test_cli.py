@@ -73,7 +73,7 @@ def test_no_model_is_one_clear_line(tmp_path, files):
 def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
     out = subprocess.run(
         [sys.executable, "-m", "classifier.bench", "--model", tiny_model_dir, "--photos", "4", "--concurrency", "4"]
-        + ["--json"],
+        + ["--compare", str(tiny_model_dir), "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -90,7 +90,9 @@ def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
     for side in (base, serve):
         assert side["p50_ms"] > 0 and side["throughput"] > 0 and side["first_answer_s"] > 0
     ratio = f"{base['p50_ms'] / serve['p50_ms']:.1f}x"
-    assert ratio in out.stdout.split("| single photo p50 (ms) |")[1].splitlines()[0]
+    row = out.stdout.split("| single photo p50 (ms) |")[1].splitlines()[0]
+    assert ratio in row and row.count("x |") == 2  # the --compare side in its own column, same run
+    assert results[f"serving:{tiny_model_dir}"]["throughput"] > 0 and "of the float32 bound" in out.stdout
 
 
 @pytest.fixture(scope="module")

@@ -236,6 +236,28 @@ async def test_redis_replicas_share_telegrams_overall_limit(redis_url, tmp_path)
         await s.close()
 
 
+async def test_a_claim_counts_while_in_flight_and_a_period_after_it_is_settled(store):
+    claims = [await store.claim("all", 2, 0.5, 30.0) for _ in range(2)]
+    assert [wait for wait, _ in claims] == [0.0, 0.0] and all(token for _, token in claims)
+    wait, token = await store.claim("all", 2, 0.5, 30.0)
+    assert token is None and wait > 0.5  # both in flight: longer than a period
+    await asyncio.sleep(0.6)
+    assert (await store.claim("all", 2, 0.5, 30.0))[1] is None  # in flight however long it takes
+    await store.settle("all", claims[0][1])
+    wait, token = await store.claim("all", 2, 0.5, 30.0)
+    assert token is None and 0 < wait <= 0.5  # settled: a period from its answer
+    await asyncio.sleep(0.6)
+    assert (await store.claim("all", 2, 0.5, 30.0))[1] is not None
+
+
+async def test_redis_replicas_share_the_claims_on_telegrams_overall_limit(redis_url, tmp_path):
+    stores = [open_store(tmp_path, redis_url, f"r{i}") for i in range(3)]
+    claimed = [(await stores[i % 3].claim("all", 30, 1.0, 30.0))[1] for i in range(40)]
+    assert sum(token is not None for token in claimed) == 30
+    for s in stores:
+        await s.close()
+
+
 async def test_one_place_in_line_note_per_user_and_none_for_an_answered_update(store):
     assert await store.claim_note(7, 1) and not await store.claim_note(7, 2)  # one note per user at a time
     await store.release_note(7, 2)  # not the holder: nothing changes

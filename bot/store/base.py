@@ -8,6 +8,7 @@ the loop, the Redis backend over the network. Every backend keeps numbers and Te
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -77,6 +78,9 @@ class Queued:
 
 
 class Store(ABC):
+    # whether ``reserve``'s windows outlive the process (Redis); the default keeps them in memory
+    windows_outlive_restarts = False
+
     # -- the durable queue of incoming updates ------------------------------------------------------
     @abstractmethod
     async def enqueue(self, updates: list[Incoming]) -> int:
@@ -216,6 +220,28 @@ class Store(ABC):
         elif not spent:
             windows.pop(key, None)  # idle chats cost no memory
         return 0.0
+
+    async def claim(self, key: str, limit: int, period_s: float, hold_s: float) -> tuple[float, str | None]:
+        """``reserve`` for a message whose moment Telegram counts is not known yet (it counts on
+        arrival): the claim counts from now until ``settle`` stamps it (``hold_s`` at most), then for
+        ``period_s``. Returns (0, token) when claimed, else (seconds to wait at most, None)."""
+        claims = self.__dict__.setdefault("_claims", {}).setdefault(key, {})
+        now = time.monotonic()
+        for token, at in list(claims.items()):
+            if at <= now - period_s:
+                del claims[token]
+        if len(claims) >= limit:
+            return min(claims.values()) + period_s - now, None
+        counter = self.__dict__.setdefault("_claimed", itertools.count())
+        token = str(next(counter))
+        claims[token] = now + hold_s
+        return 0.0, token
+
+    async def settle(self, key: str, token: str) -> None:
+        """The claimed message has been answered by Telegram: it counts from now."""
+        claims = self.__dict__.get("_claims", {}).get(key, {})
+        if token in claims:
+            claims[token] = time.monotonic()
 
     # -- one message to every process serving the bot (a model reload) ------------------------------
     def on_broadcast(self, callback: Callable[[str], Awaitable[None]]) -> None:

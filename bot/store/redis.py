@@ -123,6 +123,27 @@ return '0'
 """
 
 
+CLAIM = """
+-- WINDOW for a message in flight: it counts until SETTLE stamps it (hold seconds at most), then a period
+local key, limit, period, hold, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + period - now)
+end
+redis.call('ZADD', key, now + hold, member)
+redis.call('PEXPIRE', key, math.ceil((period + hold) * 1000))
+return '0'
+"""
+
+SETTLE = """
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) + tonumber(t[2]) / 1e6, ARGV[1])
+return 0
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
@@ -130,6 +151,8 @@ return 0
 
 
 class RedisStore(Store):
+    windows_outlive_restarts = True
+
     def __init__(self, url: str, consumer: str = "bot", prefix: str = "mm:", reclaim_s: float = RECLAIM_S):
         self.consumer, self.p, self.reclaim_s = consumer, prefix, reclaim_s
         self.redis = aioredis.from_url(url, decode_responses=True)
@@ -137,6 +160,8 @@ class RedisStore(Store):
         self._take_album = self.redis.register_script(TAKE_ALBUM)
         self._set_notice = self.redis.register_script(SET_NOTICE)
         self._window = self.redis.register_script(WINDOW)
+        self._claim = self.redis.register_script(CLAIM)
+        self._settle = self.redis.register_script(SETTLE)
         self._release = self.redis.register_script(RELEASE)
         self._spent = itertools.count()
         self._groups_made = False
@@ -390,6 +415,14 @@ class RedisStore(Store):
 
     async def reserve(self, key, limit, period_s, spend=True):
         return await self._spend(f"sent:{key}", limit, period_s, spend, f"{self.consumer}:{next(self._spent)}")
+
+    async def claim(self, key, limit, period_s, hold_s):
+        member = f"{self.consumer}:{next(self._spent)}"
+        wait = float(await self._claim(keys=[f"{self.p}claims:{key}"], args=[limit, period_s, hold_s, member]))
+        return (0.0, member) if wait <= 0 else (wait, None)
+
+    async def settle(self, key, token):
+        await self._settle(keys=[f"{self.p}claims:{key}"], args=[token])
 
     async def _spend(self, key: str, limit: int, period_s: float, spend: bool, member: str) -> float:
         wait = await self._window(keys=[self.p + key], args=[limit, period_s, "1" if spend else "0", member])
