@@ -213,7 +213,14 @@ async def run(
     t = time.perf_counter()
     state.scorer.warm_up()  # before serving, so no first photo pays for it (and no loop stall either)
     log.info("model %s warmed up in %.1f s", state.scorer.card.version, time.perf_counter() - t)
-    intake = Intake(application, state.store, config.max_pending, config.max_wait_s, metrics=state.metrics)
+    intake = Intake(
+        application,
+        state.store,
+        config.max_pending,
+        config.max_wait_s,
+        metrics=state.metrics,
+        after_crash=state.outbox.pacer.after_crash,
+    )
     state.store.on_broadcast(state.on_broadcast)
     async with application:
         await application.start()

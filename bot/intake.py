@@ -51,8 +51,19 @@ ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of ea
 
 
 class Intake:
-    def __init__(self, application, store: Store, limit: int, max_wait_s: float, grace_s: float = 30.0, *, metrics):
+    def __init__(
+        self,
+        application,
+        store: Store,
+        limit: int,
+        max_wait_s: float,
+        grace_s: float = 30.0,
+        *,
+        metrics,
+        after_crash=None,
+    ):
         self.application, self.store, self.metrics = application, store, metrics
+        self.after_crash = after_crash  # called when the last run's unfinished updates were recovered
         self.limit, self.max_wait_s, self.grace_s = limit, max_wait_s, grace_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -149,6 +160,8 @@ class Intake:
         recovered = await self.store.recover()
         if recovered:
             log.info("answering %d updates left unfinished by the last run", recovered)
+            if self.after_crash is not None:
+                self.after_crash()
         measured = 0.0
         while not self._stopping.is_set():
             if time.monotonic() - measured > 1.0:

@@ -4,8 +4,8 @@ a group, ~1 a second in any one chat; a 429's ``retry_after`` is honoured and th
 The windows live in the store, so replicas sending as one bot share them (Redis), and only messages
 count (python-telegram-bot's ``AIORateLimiter`` also counts chat actions, deletions and file
 look-ups, which in a group would spend its 20 a minute on "typing...", and retries a 429 outside
-its windows). ``ChatPacer`` knows each
-chat's allowance, so a group's answers can wait for it together and leave merged (``bot/outbox.py``).
+its windows). ``ChatPacer`` knows each chat's allowance, so a group's answers can wait for it
+together and leave merged (``bot/outbox.py``).
 """
 
 from __future__ import annotations
@@ -61,9 +61,14 @@ class ChatPacer:
     ):
         self.store, self.overall = store, overall
         self.group, self.chat = (group_limit, group_period), (chat_limit, chat_period)
-        # windows kept in memory die with the process, while Telegram still counts what the last one
-        # sent in its final second: nothing leaves in the first second (start-up takes ~0.6 s anyway)
-        self._quiet_until = 0.0 if store.windows_outlive_restarts else time.monotonic() + 1.0
+        self._quiet_until, self._started = 0.0, time.monotonic()
+
+    def after_crash(self) -> None:
+        """The last process died at work (the intake recovered its updates): windows kept in memory
+        died with it, while Telegram still counts what it sent in its final second, so nothing more
+        leaves until a second after this start (start-up takes ~0.6 s of it anyway)."""
+        if not self.store.windows_outlive_restarts:
+            self._quiet_until = self._started + 1.0
 
     def _window(self, chat_id: int) -> tuple[int, float]:
         return self.group if chat_id < 0 else self.chat
@@ -75,11 +80,11 @@ class ChatPacer:
     async def acquire(self, chat_id: int | None) -> str:
         """Wait for the chat's allowance and the bot's, and spend one message of each; returns the
         claim to ``sent`` once Telegram has answered."""
-        if (quiet := self._quiet_until - time.monotonic()) > 0:
-            await asyncio.sleep(quiet)
-        if chat_id is not None:
+        if chat_id is not None:  # first: a group's outbox must see its window fill up as it sends
             while (wait := await self.store.reserve(f"chat:{chat_id}", *self._window(chat_id))) > 0:
                 await asyncio.sleep(wait)
+        if (quiet := self._quiet_until - time.monotonic()) > 0:
+            await asyncio.sleep(quiet)
         while True:
             wait, token = await self.store.claim("all", self.overall, 1.0, HOLD_S)
             if token is not None:
@@ -93,17 +98,15 @@ class ChatPacer:
 
 class FloodLog:
     """Telegram's 429s, logged once: the first of a minute at once, the others of that minute as one
-    line with their count when it ends. ``total`` counts them all."""
+    line with their count when it ends (``/metrics`` counts every one)."""
 
     PERIOD = 60.0
 
     def __init__(self):
-        self.total = 0
         self._since: float | None = None
         self._more, self._longest = 0, 0.0
 
     def hit(self, method: str, seconds: float) -> None:
-        self.total += 1
         now = time.monotonic()
         if self._since is not None and now - self._since < self.PERIOD:
             self._more, self._longest = self._more + 1, max(self._longest, seconds)
@@ -156,7 +159,7 @@ class TelegramLimits(BaseRateLimiter):
         while True:
             while (wait := self._until - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
-            slot = await self.pacer.acquire(int(chat_id) if numeric else None) if message else None
+            claim = await self.pacer.acquire(int(chat_id) if numeric else None) if message else None
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -169,5 +172,5 @@ class TelegramLimits(BaseRateLimiter):
                 attempt += 1
                 self._until = max(self._until, time.monotonic() + seconds + 0.1)
             finally:
-                if slot is not None:
-                    await self.pacer.sent(slot)
+                if claim is not None:
+                    await self.pacer.sent(claim)

@@ -378,14 +378,20 @@ async def burst_then_three_429s(fake, port):
 
 
 async def test_a_restarted_bot_waits_out_the_second_its_last_run_may_have_filled(tmp_path):
-    """Windows kept in memory die with the process while Telegram still counts its last second: a
-    fresh pacer sends nothing in its first second, then 30 at once; each counts until a second after
-    Telegram answered it."""
+    """Windows kept in memory die with the process while Telegram still counts its last second: after
+    a crash (the intake recovered updates) a fresh pacer sends nothing in its first second, then 30
+    at once; each counts until a second after Telegram answered it. A clean start sends at once."""
     from bot.pacing import ChatPacer
     from bot.store import open_store
 
     store = open_store(tmp_path)
+    started = time.monotonic()
+    await ChatPacer(store).sent(await ChatPacer(store).acquire(None))
+    assert time.monotonic() - started < 0.5
+    await asyncio.sleep(1.0)  # the clean start's message leaves the window
+
     pacer = ChatPacer(store)
+    pacer.after_crash()
     started = time.monotonic()
     slots = [await pacer.acquire(None)]
     assert 0.9 <= time.monotonic() - started < 1.5
