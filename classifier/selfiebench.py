@@ -92,6 +92,56 @@ def child(model_dir: str | None, photo_dir: str) -> dict:
     }
 
 
+# The parts of a selfie's path that every revision has (decode, YuNet, the largest face's aligned
+# crop, one model run on it), timed with that revision's own functions: run with ``python -c`` in
+# the revision's tree, so a baseline needs no code of this one. CPU time of the whole process.
+PARTS = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from classifier.faces import FaceDetector, aligned_crop
+from classifier.images import load_image
+from classifier.model import Classifier
+from classifier.selfie import WORK_SIDE
+
+photos = [p.read_bytes() for p in sorted(Path(sys.argv[1]).glob("*.jpg"))]
+clf = Classifier.load(sys.argv[2] if len(sys.argv) > 2 else None).warm_up()
+detector, size = FaceDetector(), clf.card.input_size
+spent = dict.fromkeys(("decode", "yunet", "crop", "backbone"), 0.0)
+for k, photo in enumerate(photos):
+    clock = time.process_time()
+    image = load_image(photo, min_size=WORK_SIDE)
+    faces = detector.detect(image)
+    marks = [time.process_time()]
+    crops = [aligned_crop(image, max(faces, key=lambda f: f.box.area), size)] if faces else []
+    marks.append(time.process_time())
+    if crops:
+        clf.runtime(np.stack(crops).astype(np.float32))
+    marks.append(time.process_time())
+    if k == 0:
+        continue  # first-call costs are the server's start-up
+    detected = marks[0]  # decode and YuNet apart: decode again, alone
+    again = time.process_time()
+    load_image(photo, min_size=WORK_SIDE)
+    decode = time.process_time() - again
+    spent["decode"] += decode
+    spent["yunet"] += detected - clock - decode
+    spent["crop"] += marks[1] - marks[0]
+    spent["backbone"] += marks[2] - marks[1]
+n = len(photos) - 1
+print(json.dumps({k: 1000 * v / n for k, v in spent.items()}))
+"""
+
+
+def _run_parts(where: Path, photo_dir: str, model: str | None) -> dict:
+    cmd = [sys.executable, "-c", PARTS, photo_dir] + ([model] if model else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(where)}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=where)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _run_child(where: Path, photo_dir: str, model: str | None) -> dict:
     """One side in its own process, from ``where`` (this tree, or the baseline's worktree)."""
     cmd = [sys.executable, "-m", "classifier.selfiebench", "--child", "new", "--photo-dir", photo_dir]
@@ -110,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--photos", type=int, default=40, help="photos of each kind (default: %(default)s)")
     p.add_argument("--faces", type=Path, help="a folder of portraits to make the selfies from")
     p.add_argument("--pets", type=Path, help="a folder of pet photos (e.g. ../shared/data/pets-real/dog) to time too")
+    p.add_argument("--parts", action="store_true", help="time decode, YuNet, crop and backbone apart on the selfies")
     p.add_argument("--child", choices=["new"], help=argparse.SUPPRESS)
     p.add_argument("--photo-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -136,6 +187,8 @@ def main(argv=None) -> int:
                 for i, photo in enumerate(make_photos(args.photos, folder)):
                     (photo_dir / f"{i:03d}.jpg").write_bytes(photo)
                 rows[kind] = (_run_child(base, str(photo_dir), None), _run_child(here, str(photo_dir), args.model))
+                if kind == "selfies" and args.parts:
+                    parts = (_run_parts(base, str(photo_dir), None), _run_parts(here, str(photo_dir), args.model))
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 1
@@ -155,6 +208,14 @@ def main(argv=None) -> int:
         ):
             print(f"| {kind} | {name} | {old[key]:.1f} | {new[key]:.1f} | {old[key] / new[key]:.2f}x |")
         print(f"| {kind} | a face found | {old['faces_found_share']:.0%} | {new['faces_found_share']:.0%} | |")
+    if args.parts:
+        old, new = parts
+        print("\nthe parts every revision has (CPU ms per selfie; the largest face's crop, one model run):")
+        print("| part | baseline | new | new / baseline |\n| --- | --- | --- | --- |")
+        for key in (*old, "total"):
+            a = sum(old.values()) if key == "total" else old[key]
+            b = sum(new.values()) if key == "total" else new[key]
+            print(f"| {key} | {a:.1f} | {b:.1f} | {f'{b / a:.2f}' if a > 0 else '-'} |")
     return 0
 
 

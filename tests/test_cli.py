@@ -149,7 +149,7 @@ def test_selfie_bench_prints_baseline_and_new_side_by_side(tiny_model_dir, sampl
     """The baseline is a git revision's own code (here HEAD, in a temporary worktree)."""
     out = subprocess.run(
         [sys.executable, "-m", "classifier.selfiebench", "--baseline", "HEAD", "--model", tiny_model_dir]
-        + ["--photos", "3", "--pets", sample_photos],
+        + ["--photos", "3", "--pets", sample_photos, "--parts"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -168,5 +168,10 @@ def test_selfie_bench_prints_baseline_and_new_side_by_side(tiny_model_dir, sampl
         old, new, ratio = (cell.strip() for cell in rows[(kind, "CPU per photo (ms)")].split("|")[3:6])
         assert float(old) > 0 and float(new) > 0 and abs(float(ratio[:-1]) - float(old) / float(new)) < 0.15
     assert rows[("selfies", "a face found")].split("|")[4].strip() == "100%"  # YuNet finds the astronaut every time
+    lines = [line.split("|") for line in out.stdout.splitlines() if line.startswith("| ")]
+    names = ("decode", "yunet", "crop", "backbone", "total")
+    parts = {c[1].strip(): (float(c[2]), float(c[3])) for c in lines if len(c) == 6 and c[1].strip() in names}
+    assert set(names) == set(parts)
+    assert all(v > 0 for v in parts["total"] + parts["backbone"])  # one model run per selfie, timed on each side
     worktrees = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True, cwd=ROOT).stdout
     assert "mirror-bench-" not in worktrees  # the baseline's checkout is gone
