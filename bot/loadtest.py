@@ -136,8 +136,14 @@ async def burst(
     def reply_to_ours(s) -> bool:
         return bool(answers_in(s))
 
+    answered: set[int] = set()
+    looked_at = [0]  # fake.sent only grows: each message is read once, not on every poll
+
     def answered_count() -> int:
-        return len({mid for s in fake.sent for mid in answers_in(s)})
+        for s in fake.sent[looked_at[0] :]:
+            answered.update(answers_in(s))
+        looked_at[0] = len(fake.sent)
+        return len(answered)
 
     async def until(condition, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -338,3 +338,27 @@ def test_compare_puts_a_candidate_beside_the_default_on_the_same_photos(kaggle_d
     assert main([str(good), "--default", str(worse), "--pets", str(kaggle_dir), "--pets-real", str(real)]) == 0
     assert "| pets-real | candidate | 6 |" in capsys.readouterr().out
     assert main([str(worse), "--default", str(good), "--pets", str(kaggle_dir)]) == 1
+
+
+def test_the_device_pack_takes_train_photos_of_the_cards_split_classes_in_turn(kaggle_dir):
+    """What a device run trains on never includes the shipped model's test split, and any prefix of
+    it (what fits in 64 MiB) is balanced."""
+    from classifier import ModelCard
+    from training.addheads import pet_split
+    from training.devicepack import training_photos
+
+    card = ModelCard(
+        version="v",
+        labels=["cat", "dog"],
+        display_names={},
+        emoji={},
+        input_size=32,
+        backbone="tiny_cnn",
+        training_data={"images": 49, "split": {"seed": 3, "val": 10, "test": 10}},
+    )
+    photos = training_photos(kaggle_dir, card)
+    train, _, test, _ = pet_split(kaggle_dir, card)
+    assert photos and set(photos) <= set(train) and not set(photos) & set(test)
+    kinds = [p.name.split(".")[0] for p in photos]
+    assert all(kinds[i] != kinds[i + 1] for i in range(0, len(kinds) - 1, 2))  # cat, dog, cat, dog, ...
+    assert training_photos(kaggle_dir, card) == photos  # the same pack every time

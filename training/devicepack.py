@@ -4,8 +4,8 @@ needs beside the working tree, for the one ``device`` call in the README.
 The device tool sends the working tree and the carried folder, 64 MiB in all; its machine has JAX
 and no Keras, no network. So ``.device/`` holds the wheels it lacks (Keras and the two it needs
 that the machine's image does not hold) and as many training photos as fit: Kaggle photos from
-the train and validation part of the shipped model's own split (seed 1337, 10% / 10%), never its
-test split, so the result is compared here on the same 2,000 test photos. The ImageNet weights come
+the train part of the shipped model's own split (as its card records it), never its test split,
+so the result is compared here on the same 2,000 test photos. The ImageNet weights come
 from the shipped model itself (``backbones/from_artifact.py``).
 """
 
@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from . import data as datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 2**20  # what one device call may send
@@ -60,23 +58,26 @@ def download_wheels(folder: Path) -> None:
         subprocess.run(command, check=True)
 
 
-def training_photos(data: Path, seed: int = 1337, val: float = 0.1, test: float = 0.1) -> list[Path]:
-    """The train and validation photos of the shipped split, classes interleaved in a fixed random
-    order, so that any prefix is balanced."""
-    dataset = datasets.discover(data)
-    splits = datasets.split(dataset.labels, val, test, seed)
-    rng = np.random.default_rng(seed)
+def training_photos(data: Path, card) -> list[Path]:
+    """The train photos of ``card``'s own split (``addheads.pet_split``: its seed and fractions),
+    classes interleaved in a fixed random order, so that any prefix is balanced."""
+    from .addheads import pet_split
+
+    train, labels, _, _ = pet_split(data, card)
+    rng = np.random.default_rng(card.training_data.get("split", {}).get("seed", 1337))
     per_class = []
-    for c in range(len(dataset.class_names)):
-        index = np.concatenate([splits.train, splits.val])
-        index = index[dataset.labels[index] == c]
+    for c in np.unique(labels):
+        index = np.flatnonzero(labels == c)
         rng.shuffle(index)
         per_class.append(index)
-    order = [i for row in zip(*per_class) for i in row]
-    return [dataset.paths[i] for i in order]
+    return [train[i] for row in zip(*per_class) for i in row]
 
 
 def pack(data: Path, out: Path, budget: int | None = None) -> dict:
+    from classifier import ModelCard
+    from classifier.card import default_model_dir
+
+    card = ModelCard.load(default_model_dir())
     shutil.rmtree(out, ignore_errors=True)
     download_wheels(out / "wheels")
     wheels = sum(p.stat().st_size for p in (out / "wheels").iterdir())
@@ -85,7 +86,7 @@ def pack(data: Path, out: Path, budget: int | None = None) -> dict:
     photos = out / "photos"
     photos.mkdir(parents=True)
     used = count = 0
-    for path in training_photos(data):
+    for path in training_photos(data, card):
         size = path.stat().st_size
         if used + size > room:
             break
@@ -98,7 +99,7 @@ def pack(data: Path, out: Path, budget: int | None = None) -> dict:
         "wheel_bytes": wheels,
         "tree_bytes": tree,
         "total_mib": round((tree + wheels + used) / 2**20, 2),
-        "source": f"{data}: train and validation part of the seed-1337 split, never its test split",
+        "source": f"{data}: the train part of {card.version}'s split, never its validation or test split",
     }
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -78,7 +78,7 @@ class Queued:
 
 
 class Store(ABC):
-    # whether ``reserve``'s windows outlive the process (Redis); the default keeps them in memory
+    # whether ``reserve``'s and ``claim``'s windows outlive the process (Redis); the default keeps them in memory
     windows_outlive_restarts = False
 
     # -- the durable queue of incoming updates ------------------------------------------------------

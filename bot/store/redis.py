@@ -105,8 +105,10 @@ end
 return 1
 """
 WINDOW = """
--- a sliding window: rate limits and Telegram's flood windows; a member already in it counts once
+-- a sliding window: rate limits and Telegram's flood windows; a member already in it counts once.
+-- hold (seconds, optional): a message in flight counts from now + hold until SETTLE stamps it now
 local key, limit, period, spend, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local hold = tonumber(ARGV[5] or '0')
 local t = redis.call('TIME')  -- one clock for every replica
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
@@ -116,27 +118,12 @@ if redis.call('ZCARD', key) >= limit then
   return tostring(tonumber(oldest[2]) + period - now)
 end
 if spend == '1' then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, math.ceil(period * 1000))
+  redis.call('ZADD', key, now + hold, member)
+  redis.call('PEXPIRE', key, math.ceil((period + hold) * 1000))
 end
 return '0'
 """
 
-
-CLAIM = """
--- WINDOW for a message in flight: it counts until SETTLE stamps it (hold seconds at most), then a period
-local key, limit, period, hold, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-if redis.call('ZCARD', key) >= limit then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return tostring(tonumber(oldest[2]) + period - now)
-end
-redis.call('ZADD', key, now + hold, member)
-redis.call('PEXPIRE', key, math.ceil((period + hold) * 1000))
-return '0'
-"""
 
 SETTLE = """
 local t = redis.call('TIME')
@@ -160,7 +147,6 @@ class RedisStore(Store):
         self._take_album = self.redis.register_script(TAKE_ALBUM)
         self._set_notice = self.redis.register_script(SET_NOTICE)
         self._window = self.redis.register_script(WINDOW)
-        self._claim = self.redis.register_script(CLAIM)
         self._settle = self.redis.register_script(SETTLE)
         self._release = self.redis.register_script(RELEASE)
         self._spent = itertools.count()
@@ -418,7 +404,7 @@ class RedisStore(Store):
 
     async def claim(self, key, limit, period_s, hold_s):
         member = f"{self.consumer}:{next(self._spent)}"
-        wait = float(await self._claim(keys=[f"{self.p}claims:{key}"], args=[limit, period_s, hold_s, member]))
+        wait = float(await self._window(keys=[f"{self.p}claims:{key}"], args=[limit, period_s, "1", member, hold_s]))
         return (0.0, member) if wait <= 0 else (wait, None)
 
     async def settle(self, key, token):
