@@ -2,25 +2,31 @@
 
 A crash can fall between Telegram accepting a reply and the bot recording it (the update is then
 answered again after the restart), or between recording and the reply leaving (it is never
-answered). The answer is recorded just before the last chunk of its HTTP request is handed to the
-operating system: until then Telegram holds an incomplete request, which it drops if the bot dies,
-and the update is answered after the restart; once recorded, only that one write remains, and a
-crash after it still lets the kernel deliver what was written. Recording when the request started
-left the whole upload of a result card as a window for losing the answer (one lost in a 3-replica
-burst with a SIGKILL, ``python -m bot.loadtest --replicas 3 --crash-after 100``); recording after
-the last byte, or after the response, left a window for a duplicate (1 in a CI crash run, 3 per
-crash when recorded after the response, the kill following an observed answer). The record is only
-written out before the last chunk (``Store.send_done``); its confirmation is awaited after: waiting
-for Redis's reply first let the loop run other tasks in between, and 2 of 4 three-replica crash
-runs lost answers that way.
+answered). The answer is recorded between two writes of its request's last chunk: everything but
+its last ``TAIL`` bytes is written first and taken by the kernel; then the bot waits until the
+socket takes more; then records; then writes the tail in one send, with nothing awaited between.
+Killed before the record, Telegram holds an incomplete request, which it drops, and the update is
+answered after the restart; after it, the kernel holds the whole request and delivers it though the
+process is gone. Recording when the request started left the whole upload of a result card as a
+window for losing the answer (one lost in a 3-replica burst with a SIGKILL, ``python -m
+bot.loadtest --replicas 3 --crash-after 100``); recording after the last byte, or after the
+response, left a window for a duplicate (1 in a CI crash run, 3 per crash when recorded after the
+response, the kill following an observed answer). Recording just before the last chunk, without the
+wait, left one more: when the kernel's buffer was full (an upload faster than the link, or a server
+not reading yet) the last chunk waited in this process after the record, and a kill then lost the
+answer (the CI-sized burst with ``--kill upload``: 1 of 34 lost in about one run in four). The
+record is only written out before the tail (``Store.send_done``); its confirmation is awaited after:
+waiting for Redis's reply first let the loop run other tasks in between, and 2 of 4 three-replica
+crash runs lost answers that way.
 
 A recorded answer is still only a claim until Telegram accepts it: a 429 (flood control), a 5xx or
 no response at all undoes the record (``Ticket.refused``), so a kill while the bot waits out
 ``retry_after`` leaves the update unanswered in the store, and it is answered after the restart; the
 retry records it again. Redis keeps the stream entry until the 200 (``Store.accepted``). The windows
-left: a kill between Telegram's 200 and the record being confirmed is at most one answer twice per
-kill (the record left before the last chunk, so only its confirmation is missing); no response (a
-dropped connection after the last chunk) is taken as not sent, and may be answered twice if
+left: between the record's write and the tail's send (a few Python calls, microseconds) a kill loses
+the answer; a kill between Telegram's 200 and the record being confirmed is at most one answer twice
+per kill (the record left before the tail, so only its confirmation is missing); no response (a
+dropped connection after the last bytes) is taken as not sent, and may be answered twice if
 Telegram had in fact accepted it.
 
 Measured against the fake Bot API with Telegram's flood rule (``python -m bot.loadtest``,
@@ -28,12 +34,7 @@ Measured against the fake Bot API with Telegram's flood rule (``python -m bot.lo
 photos (100 photos, 3 albums, 2 groups of 8) killed at every kind of moment in turn (after N
 answers, as a card's upload reaches Telegram, during a storm of 429s, while an album is collected,
 while a group's answers wait in its outbox: ``--kill random --runs 20``); 3 replicas on Redis, one
-killed the same ways: 0 lost and 0 answered twice in every run. But the CI-sized burst (24 photos,
-``--kill upload``) lost 1 of 34 answers in about one run in four: killed as the fake Bot API sees
-a card's request arrive, the record was in SQLite while part of the body had not reached the
-kernel. "Just before the last chunk" holds only for the chunk: earlier chunks can still wait in
-the asyncio transport's buffer (up to its 64 KiB high-water mark) when the record is written. Open:
-record only once the transport's buffer is empty.
+killed the same ways: 0 lost and 0 answered twice in every run. RESULTS_UPLOAD
 
 Context variables carry the update being handled and whether the coming request is its answer:
 each update runs in its own task, and the values follow it through python-telegram-bot's
@@ -42,16 +43,22 @@ callbacks and rate limiter down to ``AnsweringRequest`` and the transport beneat
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import select
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
 
+import httpcore
 import httpx
 from telegram.request import HTTPXRequest
 
 log = logging.getLogger(__name__)
+TAIL = 256  # the bytes written after the record: few enough that a writable socket takes them in one send
+WRITABLE_POLL_S = 0.002
 
 
 @dataclass
@@ -65,6 +72,8 @@ class Ticket:
     accept: Callable[[], Awaitable[None]] | None = None
     handed_over: bool = False
     recorded: bool = False
+    armed: bool = False  # the next write carries the answer's last bytes
+    confirm: Callable[[], Awaitable[None]] | None = None  # waits for the store to confirm the record
 
     async def record(self) -> Callable[[], Awaitable[None]] | None:
         """Record the update as answered, once (a retried request does not record it again); returns
@@ -144,6 +153,11 @@ class AnsweringRequest(HTTPXRequest):
 
 
 class _AnsweringTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # httpx does not take a network backend; the pool it built (direct or through a proxy) does
+        self._pool._network_backend = _RecordingBackend(self._pool._network_backend)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         ticket = _sending.get()
         if ticket is not None:
@@ -152,8 +166,8 @@ class _AnsweringTransport(httpx.AsyncHTTPTransport):
 
 
 class _MarkWhenWritten(httpx.AsyncByteStream):
-    """The request body, chunk by chunk; the update is recorded just before its last chunk is
-    written (looking one chunk ahead), so Telegram cannot have the whole request unrecorded."""
+    """The request body, chunk by chunk; the one before its last chunk arms the ticket, so the write
+    that carries the last chunk records the update (``_RecordingStream``)."""
 
     def __init__(self, stream, ticket: Ticket):
         self._stream, self._ticket = stream, ticket
@@ -164,12 +178,15 @@ class _MarkWhenWritten(httpx.AsyncByteStream):
             if held is not None:
                 yield held
             held = chunk
-        confirmed = await self._ticket.record()
-        if held is not None:
+        if held:
+            self._ticket.armed = True
             yield held
-        if confirmed is not None:
+        else:  # no body: its headers, already written, were the request's last bytes
+            self._ticket.confirm = await self._ticket.record()
+        confirm, self._ticket.confirm = self._ticket.confirm, None
+        if confirm is not None:
             try:
-                await confirmed()
+                await confirm()
             except Exception as exc:  # noqa: BLE001 - the answer is out; failing its request would send it twice
                 log.error("an answer left but its record was not confirmed: %s", type(exc).__name__)
 
@@ -177,3 +194,66 @@ class _MarkWhenWritten(httpx.AsyncByteStream):
         close = getattr(self._stream, "aclose", None)
         if close is not None:
             await close()
+
+
+class _RecordingBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore.AsyncNetworkBackend):
+        self._backend = backend
+
+    async def connect_tcp(self, *args, **kwargs):
+        return _RecordingStream(await self._backend.connect_tcp(*args, **kwargs))
+
+    async def connect_unix_socket(self, *args, **kwargs):
+        return _RecordingStream(await self._backend.connect_unix_socket(*args, **kwargs))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class _RecordingStream(httpcore.AsyncNetworkStream):
+    """A connection whose write of an armed answer's last chunk records the update in between: all
+    but the last ``TAIL`` bytes first, written through to the kernel (anyio's transports keep no
+    bytes of their own once a write returns); then a wait until the socket is writable, so the tail
+    fits in the kernel's buffer; then the record; then the tail, in one send with no await between.
+    Killed before the record, Telegram holds an incomplete request; after it, the kernel has it all."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream):
+        self._stream = stream
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        ticket = _sending.get()
+        if ticket is None or not ticket.armed or not buffer:
+            return await self._stream.write(buffer, timeout)
+        ticket.armed = False
+        head, tail = buffer[:-TAIL], buffer[-TAIL:]
+        if head:
+            await self._stream.write(head, timeout)
+        await _writable(self._stream.get_extra_info("socket"), timeout)
+        ticket.confirm = await ticket.record()
+        await self._stream.write(tail, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(self, *args, **kwargs) -> httpcore.AsyncNetworkStream:
+        return _RecordingStream(await self._stream.start_tls(*args, **kwargs))
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+async def _writable(sock, timeout: float | None) -> None:
+    """Until the kernel takes more bytes on ``sock`` (polled: asyncio lets no one else watch a socket
+    its transport owns). Without a socket (a test's stream), at once."""
+    if sock is None:
+        return
+    poll = select.poll()
+    poll.register(sock.fileno(), select.POLLOUT)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not poll.poll(0):
+        if deadline is not None and time.monotonic() > deadline:
+            raise httpcore.WriteTimeout("the socket stayed full")
+        await asyncio.sleep(WRITABLE_POLL_S)
