@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from .faces import Box, FaceDetector, FoundFace, aligned_crop
+from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop
 from .images import ImageSource, load_image, to_model_input
 from .model import Classifier, Prediction
 from .subject import NONE, PERSON, PET, SubjectRule
@@ -145,8 +145,9 @@ class SelfieScorer:
     def prepare(self, source: ImageSource) -> Prepared:
         """CPU work before the model: decode, find faces, aligned crops, the whole photo."""
         image = self.decode(source)
-        found = [f for f in self.detector.detect(image) if f.score >= self.rule.thresholds["face_score"]]
-        crops = [aligned_crop(image, f, self.size) for f in found]
+        photo = Photo(image)
+        found = [f for f in self.detector.detect(photo) if f.score >= self.rule.thresholds["face_score"]]
+        crops = [aligned_crop(photo, f, self.size) for f in found]
         if self.mirror_faces:
             crops += [c[:, ::-1] for c in crops]
         whole = not any(close_up(f.box, image) for f in found)

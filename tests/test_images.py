@@ -107,6 +107,18 @@ def test_exif_orientation_is_applied():
     assert top.mean() > 200 and bottom.mean() < 50  # the white left half is now on top
 
 
+def test_a_callers_image_is_turned_on_a_copy_and_never_changed():
+    """Decoded photos are turned in place (no copy); an image the caller passes is not."""
+    given = Image.open(io.BytesIO(exif_rotated_jpeg()))
+    given.load()
+    image = load_image(given)
+    assert image.size == (32, 64) and given.size == (64, 32) and image is not given
+    rgb = Image.new("RGB", (8, 8), "red")
+    same = load_image(rgb)
+    same.paste((0, 0, 255), (0, 0, 8, 8))
+    assert rgb.getpixel((0, 0)) == (255, 0, 0)
+
+
 def test_pixel_cap_is_generous_for_real_photos():
     assert MAX_PIXELS > 48_000_000  # a 48 MP phone photo still goes through
 

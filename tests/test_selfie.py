@@ -12,7 +12,7 @@ from PIL import Image, ImageEnhance
 from bot.resultcard import MIN_SIDE, render
 from classifier import Classifier
 from classifier.explain import Explainer
-from classifier.faces import FaceDetector, aligned_crop
+from classifier.faces import FaceDetector, Photo, aligned_crop
 from classifier.selfie import SelfieScorer
 from tests.conftest import jpeg_bytes
 
@@ -55,6 +55,17 @@ def test_detector_finds_the_face_with_landmarks_and_not_a_cup(detector, astronau
     assert eyes[0, 0] < eyes[1, 0] and eyes[:, 1].max() < nose[1] < mouth[:, 1].min()  # a face, upright
     assert face.score > 0.8
     assert detector.detect(Image.fromarray(skimage_data.coffee())) == []
+
+
+def test_one_photo_array_gives_the_same_faces_and_crops_as_the_image(detector, astronaut):
+    """``Photo`` makes the photo's array and YuNet's copy once for the detector and every crop:
+    the same faces and the same pixels as from the image itself."""
+    big = astronaut.resize((1280, 1280))
+    photo = Photo(big)
+    faces, again = detector.detect(big), detector.detect(photo)
+    assert faces and [f.box for f in faces] == [f.box for f in again]
+    assert photo.small()[0] is photo.small()[0] and max(photo.small()[0].shape) == 640
+    assert np.array_equal(aligned_crop(big, faces[0], 96), aligned_crop(photo, again[0], 96))
 
 
 def test_slivers_never_get_phantom_faces(detector, astronaut):
