@@ -67,6 +67,7 @@ class FakeBotAPI:
         self._turn = itertools.count()
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self.injected = 0  # fail_next answers served
+        self.dropped = 0  # requests whose sender died before the whole body arrived
         # method -> awaited once when its next call arrives, before its body is read (the load test
         # kills the bot there: mid-upload)
         self.hooks: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -240,6 +241,7 @@ class FakeBotAPI:
         try:
             params = await self._params(request)
         except (ConnectionResetError, ClientPayloadError):  # the sender died mid-upload: Telegram drops it
+            self.dropped += 1
             return web.Response(status=400)
         failures = self._failures.get(method)
         if failures:

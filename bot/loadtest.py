@@ -209,7 +209,13 @@ async def burst(
         try:
             await until(lambda: answered_count() >= total + 1, wait_s)
         except TimeoutError:
-            raise RuntimeError(f"timed out: {answered_count() - 1} of {total} answered") from None
+            missing = sorted(set(sent_at) - answered - {first.message["reply_to_message_id"]})
+            kinds = [member_of.get(m) or ("album" if m in album_firsts else "photo") for m in missing]
+            raise RuntimeError(
+                f"timed out: {answered_count() - 1} of {total} answered; unanswered {list(zip(missing, kinds))}; "
+                f"requests dropped half-sent {fake.dropped}; store {_states(Path(state_dir) / 'mirror.sqlite3')}; "
+                "the last bot's last lines:\n" + "\n".join(bots.logs[-1][-15:])
+            ) from None
         await asyncio.sleep(2.0)  # a second reply to any photo (or to an album's other photos) would show up here
         replies = [s for s in fake.sent if reply_to_ours(s)]
         seconds = max(s.at for s in replies) - burst_start
@@ -271,6 +277,16 @@ async def burst(
         "place_in_line_notes": len(notes),
         "notes_left_in_chats": sum(not fake.was_deleted(n) for n in notes),
     }
+
+
+def _states(path: Path) -> dict:
+    """How many updates the SQLite store holds in each state (pending, taken, done)."""
+    import sqlite3
+
+    if not path.exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return dict(db.execute("SELECT state, count(*) FROM updates GROUP BY state").fetchall())
 
 
 async def _kill_when(kind, after, rng, fake, bots, answered, until, pushed, wait_s) -> int:
