@@ -68,7 +68,7 @@ class FakeBotAPI:
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self.injected = 0  # fail_next answers served
         self.dropped = 0  # requests whose sender died before the whole body arrived
-        # method -> awaited once when its next call arrives, before its body is read (the load test
+        # method -> awaited once when its next call arrives, while its body is read (the load test
         # kills the bot there: mid-upload)
         self.hooks: dict[str, Callable[[], Awaitable[None]]] = {}
         self._ids = itertools.count(1)
@@ -236,13 +236,20 @@ class FakeBotAPI:
         method = request.match_info["method"]
         self.calls[method] = self.calls.get(method, 0) + 1
         self.first_call.setdefault(method, time.monotonic())
-        if (hook := self.hooks.pop(method, None)) is not None:
-            await hook()
+        # the body is read as it arrives, as Telegram does, while a hook may kill the sender: a request
+        # that arrived whole is carried out though its sender is gone (read after the hook, aiohttp
+        # refused the whole body once the connection was lost); one cut short is dropped
+        hook = self.hooks.pop(method, None)
+        reading = asyncio.ensure_future(self._params(request))
         try:
-            params = await self._params(request)
+            if hook is not None:
+                await hook()
+            params = await reading
         except (ConnectionResetError, ClientPayloadError):  # the sender died mid-upload: Telegram drops it
             self.dropped += 1
             return web.Response(status=400)
+        finally:
+            reading.cancel()
         failures = self._failures.get(method)
         if failures:
             self.injected += 1

@@ -123,3 +123,68 @@ async def test_an_answer_through_the_bots_http_client_is_recorded_once_and_arriv
     assert card in seen[0][0] and seen[0][1][:1] == ["record"]  # whole, and recorded before it was whole
     assert seen[1][1] == ["record", "confirmed"]  # an ordinary request records nothing
     assert events == ["record", "confirmed"]
+
+
+CHILD = """
+import asyncio, os, sys
+from telegram import InputFile
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+from bot import answered
+from bot.answered import AnsweringRequest
+
+async def main(url, size):
+    client = AnsweringRequest()
+    await client.initialize()
+    await client.do_request(url + "/getMe", "POST", None)  # the connection is open: the answer's request goes at once
+
+    async def confirm():
+        pass
+
+    async def mark():
+        print("recorded", flush=True)
+        return confirm
+
+    card = RequestData([RequestParameter.from_input("chat_id", 5), RequestParameter.from_input(
+        "photo", InputFile(os.urandom(size), filename="card.jpg"))])
+    answered.answering(mark)
+    answered.final_reply()
+    await client.do_request(url + "/sendPhoto", "POST", card)
+    await asyncio.sleep(30)  # killed before this ends
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def test_an_answer_killed_as_it_reaches_telegram_is_recorded_exactly_when_telegram_carries_it_out():
+    """The bot SIGKILLed as its answer's request reaches the fake Bot API, at several moments of the
+    upload: an answer recorded and not carried out is lost; carried out and not recorded, sent twice."""
+    import sys
+
+    from bot.fakeapi import FakeBotAPI
+
+    outcomes = []
+    # a card's size, and 16 MB: still on its way when the kill comes
+    for size, delay in ((200_000, 0.0), (200_000, 0.005), (16_000_000, 0.0), (16_000_000, 0.001)):
+        fake = await FakeBotAPI().start()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD, fake.api_base_url + fake.token, str(size), stdout=asyncio.subprocess.PIPE
+        )
+
+        async def kill(child=child, delay=delay):
+            await asyncio.sleep(delay)
+            child.kill()
+            await child.wait()
+
+        fake.hooks["sendPhoto"] = kill
+        try:
+            recorded = b"recorded" in await asyncio.wait_for(child.stdout.read(), 60)
+            await asyncio.wait_for(child.wait(), 60)
+            await asyncio.sleep(0.2)
+        finally:
+            await fake.stop()
+        carried_out = any(s.method == "sendPhoto" for s in fake.sent)
+        outcomes.append((size, delay, recorded, carried_out, fake.dropped))
+    assert all(recorded == carried_out for _, _, recorded, carried_out, _ in outcomes), outcomes
+    # both kinds of moment came: before the whole request had left (dropped), and after
+    assert {carried for *_, carried, _ in outcomes} == {True, False}, outcomes
