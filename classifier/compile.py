@@ -1,4 +1,7 @@
-"""python -m classifier.compile MODEL_DIR [--int8 PHOTOS...]: add the fast LiteRT serving file to an artifact.
+"""python -m classifier.compile MODEL_DIR [--int8 PHOTOS... | --float16]: add the fast LiteRT serving file.
+
+``--check PHOTOS...`` writes nothing: it compares the served file with the Keras model, every head,
+on whole photos and face crops, and the people heads on the face crops alone.
 
 Export does this already when training runs on TensorFlow; artifacts trained elsewhere (JAX on
 a GPU) get their ``model.tflite`` here. The converted graph must agree with the Keras model
@@ -41,9 +44,12 @@ def check_images(size: int, n: int = 8, seed: int = 0) -> np.ndarray:
     return np.stack(images).astype(np.float32)
 
 
-def calibration_inputs(folders: list[Path], size: int, n: int = CALIBRATION, seed: int = 0) -> np.ndarray:
+def calibration_inputs(
+    folders: list[Path], size: int, n: int = CALIBRATION, seed: int = 0, faces_only: bool = False
+) -> np.ndarray:
     """Model inputs as the bot makes them: each photo whole, and the aligned crop of its largest
-    face when YuNet finds one; photos spread over ``folders``, read in memory only."""
+    face when YuNet finds one (with ``faces_only``, the crops alone); photos spread over
+    ``folders``, read in memory only."""
     import random
 
     from .faces import FaceDetector, aligned_crop
@@ -59,7 +65,8 @@ def calibration_inputs(folders: list[Path], size: int, n: int = CALIBRATION, see
             image = load_image(path)
         except UnreadableImage:
             continue
-        inputs.append(to_model_input(image, size))
+        if not faces_only:
+            inputs.append(to_model_input(image, size))
         faces = detector.detect(image)
         if faces:
             inputs.append(aligned_crop(image, max(faces, key=lambda f: f.box.area), size))
@@ -138,6 +145,19 @@ def int8_differences(keras_runtime, litert_runtime, card: ModelCard, inputs: np.
     }
 
 
+def check_served(directory: Path, folders: list[Path], n: int = 400) -> dict:
+    """How far the served file's answers are from the Keras model's, every head, on whole photos
+    and face crops from ``folders``, and the people heads on the face crops alone (the only inputs
+    a person's answer is read from); nothing is written."""
+    directory = Path(directory)
+    card = ModelCard.load(directory)
+    keras_runtime, served = KerasRuntime(directory / card.model_file), LiteRTRuntime(directory / TFLITE_FILE)
+    mixed = int8_differences(keras_runtime, served, card, calibration_inputs(folders, card.input_size, n))
+    faces = calibration_inputs(folders, card.input_size, n, seed=1, faces_only=True)
+    on_faces = int8_differences(keras_runtime, served, card, faces)
+    return {"photos_and_faces": mixed, "faces": {k: on_faces[k] for k in ("people", "human") if k in on_faces}}
+
+
 def compile_artifact(
     directory: Path, keras_model=None, int8_from: list[Path] | None = None, float16: bool = False
 ) -> float:
@@ -194,7 +214,13 @@ def main(argv=None) -> int:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--int8", type=Path, nargs="+", metavar="PHOTOS", help="quantise, calibrated on these folders")
     kind.add_argument("--float16", action="store_true", help="float16 weights (half the file)")
+    kind.add_argument("--check", type=Path, nargs="+", metavar="PHOTOS", help="only compare the served file to Keras")
     args = p.parse_args(argv)
+    if args.check:
+        import json
+
+        print(json.dumps(check_served(args.model_dir, args.check), indent=1))
+        return 0
     try:
         diff = compile_artifact(args.model_dir, int8_from=args.int8, float16=args.float16)
     except (ModelError, RuntimeError, ImportError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -85,6 +86,17 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
     assert clf.runtime.name == "litert" and litert["quantised"].startswith("int8")
     assert litert["difference_vs_keras"]["pets"]["mean"] <= 0.01
     assert canary(clf)[0]  # the probes were recorded from the int8 file itself
+    before = (path / "model.tflite").read_bytes()
+    checked = subprocess.run(
+        [sys.executable, "-m", "classifier.compile", str(path), "--check", str(photos)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    report = json.loads(checked.stdout)
+    assert report["photos_and_faces"]["pets"]["mean"] <= 0.01 and "max" in report["photos_and_faces"]["pets"]
+    assert (path / "model.tflite").read_bytes() == before  # a check writes nothing
     empty = tmp_path / "nothing"
     empty.mkdir()
     refused = subprocess.run(
