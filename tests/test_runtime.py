@@ -74,12 +74,13 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
         noisy = np.clip(base.astype(int) + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
         (photos / f"{i}.jpg").write_bytes(jpeg_bytes(Image.fromarray(noisy)))
     path = make_artifact(tmp_path, "int8")
-    result = subprocess.run(
-        [sys.executable, "-m", "classifier.compile", str(path), "--int8", str(photos)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def compile_cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "classifier.compile", str(path), *args], capture_output=True, text=True, timeout=300
+        )
+
+    result = compile_cli("--int8", str(photos))
     assert result.returncode == 0, result.stderr[-2000:]
     clf = Classifier.load(path)
     litert = clf.card.extra["litert"]
@@ -87,19 +88,12 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
     assert litert["difference_vs_keras"]["pets"]["mean"] <= 0.01
     assert canary(clf)[0]  # the probes were recorded from the int8 file itself
     before = (path / "model.tflite").read_bytes()
-    checked = subprocess.run(
-        [sys.executable, "-m", "classifier.compile", str(path), "--check", str(photos)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    checked = compile_cli("--check", str(photos))
     assert checked.returncode == 0, checked.stderr[-2000:]
     report = json.loads(checked.stdout)
     assert report["photos_and_faces"]["pets"]["mean"] <= 0.01 and "max" in report["photos_and_faces"]["pets"]
     assert (path / "model.tflite").read_bytes() == before  # a check writes nothing
     empty = tmp_path / "nothing"
     empty.mkdir()
-    refused = subprocess.run(
-        [sys.executable, "-m", "classifier.compile", str(path), "--int8", str(empty)], capture_output=True, text=True
-    )
+    refused = compile_cli("--int8", str(empty))
     assert refused.returncode == 2 and "no photos to calibrate" in refused.stderr
