@@ -1,7 +1,7 @@
 """Finding faces and cutting them out the same way every time.
 
-YuNet (``models/face-detector/``, see its NOTICE) through OpenCV's ``cv2.FaceDetectorYN``: a box,
-five landmarks and a score per face, 12-23 ms per photo on one core. It replaced the Haar cascade,
+YuNet (``models/face-detector/``, see its NOTICE) on ONNX Runtime (``classifier/yunet.py``): a box,
+five landmarks and a score per face, 4-8 ms per photo on one core. It replaced the Haar cascade,
 which missed tight crops and thumbnails and cost ~140 ms per photo.
 
 Crops are aligned on the landmarks (eyes level, the same scale and place every time), so the same
@@ -10,17 +10,17 @@ face re-cropped, re-framed or tilted gives nearly the same model input: steadier
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-YUNET = Path(__file__).resolve().parent.parent / "models" / "face-detector" / "yunet-2023mar.onnx"
+YUNET = Path(__file__).resolve().parent.parent / "models" / "face-detector" / "yunet-2023mar-anysize.onnx"
 # YuNet finds faces of ~10-300 px at its input scale. A selfie's face is large: a 480-px pass finds it
-# (12 ms on one core). Small faces (a group, a crowd): the 640-px pass (23 ms), which on our 52 group
-# photos finds the same faces as 640 alone. None: a padded 320-px pass (a tight crop, a face filling the photo).
+# (12 ms on one core through OpenCV's DNN, ~4.5 through ONNX Runtime). Small faces (a group, a crowd): the
+# 640-px pass, which on our 52 group photos finds the same faces as 640 alone. None: a padded 320-px pass
+# (a tight crop, a face filling the photo).
 FIRST_SIDE = 480
 SMALL = 40  # px at FIRST_SIDE: a face this small or smaller sends the photo to the 640-px pass
 DETECT_SIDE = 640
@@ -64,19 +64,13 @@ class FaceDetector:
     def __init__(self, model: Path = YUNET, score: float = SCORE):
         import cv2
 
+        from .yunet import YuNet
+
         if not Path(model).is_file():
             raise FileNotFoundError(f"face detector not found: {model}")
+        cv2.setNumThreads(1)  # resizes and crops on one core: the bot runs photos side by side on its threads
         self._cv2, self.model, self.score = cv2, str(model), score
-        self._local = threading.local()  # a YuNet object keeps its input size: one per thread
-
-    def _yunet(self, width: int, height: int):
-        net = getattr(self._local, "net", None)
-        if net is None:
-            # one thread per call: the bot runs detections side by side on its own worker threads
-            self._cv2.setNumThreads(1)
-            net = self._local.net = self._cv2.FaceDetectorYN.create(self.model, "", (width, height), self.score)
-        net.setInputSize((width, height))
-        return net
+        self._yunet = YuNet(model, score)
 
     def _run(self, bgr: np.ndarray, side: int, pad: float = 0.0) -> np.ndarray:
         """Raw YuNet rows (x, y, w, h, 10 landmark coordinates, score) in ``bgr``'s coordinates."""
@@ -96,10 +90,7 @@ class FaceDetector:
         if short > 0:  # YuNet answers garbage (boxes scored 1.0) for slivers a few pixels high: pad them
             bottom, right = max(0, MIN_INPUT - bgr.shape[0]), max(0, MIN_INPUT - bgr.shape[1])
             bgr = cv2.copyMakeBorder(bgr, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-        _, rows = self._yunet(bgr.shape[1], bgr.shape[0]).detect(bgr)
-        if rows is None:
-            return np.zeros((0, 15), np.float32)
-        rows = rows.copy()
+        rows = self._yunet.infer(bgr)
         rows[:, [0, 1, *range(4, 14)]] -= border  # positions lose the border; width and height do not
         rows[:, :14] /= scale
         return rows

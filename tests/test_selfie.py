@@ -57,6 +57,28 @@ def test_detector_finds_the_face_with_landmarks_and_not_a_cup(detector, astronau
     assert detector.detect(Image.fromarray(skimage_data.coffee())) == []
 
 
+def test_yunet_on_onnx_runtime_gives_what_opencvs_face_detector_gives(astronaut):
+    """classifier/yunet.py decodes YuNet as cv2.FaceDetectorYN does: the same rows (box, landmarks,
+    score) for one face, a group (NMS), sizes that are not a multiple of 32, and nothing."""
+    import cv2
+
+    from classifier.faces import YUNET
+    from classifier.yunet import YuNet
+
+    ours = YuNet(YUNET, 0.6)
+    bgr = cv2.cvtColor(np.asarray(astronaut), cv2.COLOR_RGB2BGR)
+    group = cv2.cvtColor(np.asarray(group_of(astronaut.resize((160, 160)), 6)), cv2.COLOR_RGB2BGR)
+    blank = np.full((200, 300, 3), 127, np.uint8)
+    for image in (bgr, cv2.resize(bgr, (333, 301)), group, blank):
+        opencv = cv2.FaceDetectorYN.create(str(YUNET), "", (image.shape[1], image.shape[0]), 0.6)
+        _, expected = opencv.detect(image)
+        expected = np.zeros((0, 15), np.float32) if expected is None else expected
+        got = ours.infer(image)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=2e-3)
+    assert len(ours.infer(group)) == 6
+
+
 def test_one_photo_array_gives_the_same_faces_and_crops_as_the_image(detector, astronaut):
     """``Photo`` makes the photo's array and YuNet's copy once for the detector and every crop:
     the same faces and the same pixels as from the image itself."""
