@@ -75,8 +75,11 @@ def calibration_inputs(
     return np.stack(inputs[:n]).astype(np.float32)
 
 
-def convert(keras_model, calibration: np.ndarray | None = None, float16: bool = False) -> bytes:
-    """The LiteRT file: float32, int8 calibrated on ``calibration`` inputs, or float16 weights."""
+def convert(
+    keras_model, calibration: np.ndarray | None = None, float16: bool = False, keep_float: str | None = None
+) -> bytes:
+    """The LiteRT file: float32, int8 calibrated on ``calibration`` inputs (with ``keep_float``, the
+    operators whose names match that regular expression stay float32), or float16 weights."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -84,18 +87,43 @@ def convert(keras_model, calibration: np.ndarray | None = None, float16: bool = 
         raise RuntimeError("converting to LiteRT needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    if calibration is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-    elif float16:  # half the file; XNNPACK computes in float32 on CPUs without float16 arithmetic
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
+    def converter():
+        made = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+        if calibration is not None:
+            made.optimizations = [tf.lite.Optimize.DEFAULT]
+            made.representative_dataset = lambda: ([x[None]] for x in calibration)
+        elif float16:  # half the file; XNNPACK computes in float32 on CPUs without float16 arithmetic
+            made.optimizations = [tf.lite.Optimize.DEFAULT]
+            made.target_spec.supported_types = [tf.float16]
+        return made
+
     with _captured_output() as captured:
         try:
-            return converter.convert()
+            blob = converter().convert()
+            if calibration is not None and keep_float:
+                blob = _keep_float(converter(), blob, keep_float, calibration)
+            return blob
         except Exception as exc:
             raise RuntimeError(f"LiteRT conversion failed: {exc}\n{captured()[-4000:]}") from None
+
+
+def _keep_float(converter, int8: bytes, pattern: str, calibration: np.ndarray) -> bytes:
+    """The int8 file again, the operators named by ``pattern`` left in float32 (the converter's
+    selective quantisation; names as the int8 file has them)."""
+    import re
+
+    import tensorflow as tf
+
+    names = [t["name"] for t in tf.lite.Interpreter(model_content=int8).get_tensor_details()]
+    denied = [name for name in names if re.search(pattern, name)]
+    if not denied:
+        raise ModelError(f"--keep-float {pattern!r} names no operator of the model")
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter,
+        debug_dataset=lambda: ([x[None]] for x in calibration[:8]),
+        debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denied),
+    )
+    return debugger.get_nondebug_quantized_model()
 
 
 @contextlib.contextmanager
@@ -159,7 +187,11 @@ def check_served(directory: Path, folders: list[Path], n: int = 400) -> dict:
 
 
 def compile_artifact(
-    directory: Path, keras_model=None, int8_from: list[Path] | None = None, float16: bool = False
+    directory: Path,
+    keras_model=None,
+    int8_from: list[Path] | None = None,
+    float16: bool = False,
+    keep_float: str | None = None,
 ) -> float:
     """Write ``directory/model.tflite`` (int8 when ``int8_from`` names photo folders); returns the
     largest probability difference of the pet classifier seen."""
@@ -176,7 +208,7 @@ def compile_artifact(
         kept_out = max(1, len(inputs) // 4)  # checked on, never calibrated on
         calibration, check = inputs[:-kept_out], inputs[-kept_out:]
     tmp = directory / (TFLITE_FILE + ".tmp")
-    tmp.write_bytes(convert(keras_model, calibration, float16))
+    tmp.write_bytes(convert(keras_model, calibration, float16, keep_float))
     try:
         litert = LiteRTRuntime(tmp)
         if check is None:
@@ -193,7 +225,8 @@ def compile_artifact(
             if heads["pets"]["mean"] > INT8_MEAN or diff > INT8_MAX:
                 raise ModelError(f"int8 and Keras disagree (pets: {heads['pets']}); not writing {TFLITE_FILE}")
             card.extra["litert"] = {
-                "quantised": "int8 weights and activations, float input and outputs",
+                "quantised": "int8 weights and activations, float input and outputs"
+                + (f"; operators matching {keep_float!r} in float32" if keep_float else ""),
                 "calibration_inputs": len(calibration),
                 "difference_vs_keras": {k: {m: round(v, 5) for m, v in d.items()} for k, d in heads.items()},
                 "checked_on": f"{len(check)} inputs kept out of the calibration",
@@ -214,6 +247,11 @@ def main(argv=None) -> int:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--int8", type=Path, nargs="+", metavar="PHOTOS", help="quantise, calibrated on these folders")
     kind.add_argument("--float16", action="store_true", help="float16 weights (half the file)")
+    p.add_argument(
+        "--keep-float",
+        metavar="REGEX",
+        help="with --int8: operators whose names match stay float32 (e.g. 'shared_bottom_1/(stem|blocks_[0-9]_)')",
+    )
     kind.add_argument("--check", type=Path, nargs="+", metavar="PHOTOS", help="only compare the served file to Keras")
     args = p.parse_args(argv)
     if args.check:
@@ -222,7 +260,7 @@ def main(argv=None) -> int:
         print(json.dumps(check_served(args.model_dir, args.check), indent=1))
         return 0
     try:
-        diff = compile_artifact(args.model_dir, int8_from=args.int8, float16=args.float16)
+        diff = compile_artifact(args.model_dir, int8_from=args.int8, float16=args.float16, keep_float=args.keep_float)
     except (ModelError, RuntimeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

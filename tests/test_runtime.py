@@ -93,6 +93,14 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
     report = json.loads(checked.stdout)
     assert report["photos_and_faces"]["pets"]["mean"] <= 0.01 and "max" in report["photos_and_faces"]["pets"]
     assert (path / "model.tflite").read_bytes() == before  # a check writes nothing
+    int8_size = len(before)
+    mixed = compile_cli("--int8", str(photos), "--keep-float", "conv_0_1/")
+    assert mixed.returncode == 0, mixed.stderr[-2000:]
+    card = Classifier.load(path).card.extra["litert"]
+    assert "'conv_0_1/' in float32" in card["quantised"]
+    assert (path / "model.tflite").stat().st_size > int8_size  # the first conv's weights are float32 again
+    nothing = compile_cli("--int8", str(photos), "--keep-float", "no-such-layer")
+    assert nothing.returncode == 2 and "names no operator" in nothing.stderr
     empty = tmp_path / "nothing"
     empty.mkdir()
     refused = compile_cli("--int8", str(empty))
