@@ -171,8 +171,8 @@ class _AnsweringTransport(httpx.AsyncHTTPTransport):
 
 
 class _MarkWhenWritten(httpx.AsyncByteStream):
-    """The request body, chunk by chunk; the one before its last chunk arms the ticket, so the write
-    that carries the last chunk records the update (``_RecordingStream``)."""
+    """The request body, chunk by chunk (looking one ahead): the ticket is armed before the last
+    chunk goes, so the write that carries it records the update (``_RecordingStream``)."""
 
     def __init__(self, stream, ticket: Ticket):
         self._stream, self._ticket = stream, ticket
