@@ -46,8 +46,8 @@ class Scorer:
         from PIL import Image
 
         self.classifier.warm_up()
-        # YuNet is per thread, and its first run at each input size costs ~20 ms more: a blank photo
-        # goes through all three passes (480, 640, padded 320) on every decode thread
+        # YuNet's first run at each input size costs more (ONNX Runtime plans it), and each decode thread
+        # its first photo: a blank photo goes through all three passes (480, 640, padded 320) on each
         self._batcher.on_each_decode_thread(lambda: self.selfies.detector.detect(Image.new("RGB", (640, 480))))
 
     def admit(self):

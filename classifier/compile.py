@@ -52,7 +52,7 @@ def calibration_inputs(
     ``folders``, read in memory only."""
     import random
 
-    from .faces import FaceDetector, aligned_crop
+    from .faces import FaceDetector, Photo, aligned_crop
     from .images import UnreadableImage, load_image, to_model_input
 
     paths = [p for folder in folders for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in PHOTO_SUFFIXES]
@@ -67,9 +67,10 @@ def calibration_inputs(
             continue
         if not faces_only:
             inputs.append(to_model_input(image, size))
-        faces = detector.detect(image)
+        photo = Photo(image)
+        faces = detector.detect(photo)
         if faces:
-            inputs.append(aligned_crop(image, max(faces, key=lambda f: f.box.area), size))
+            inputs.append(aligned_crop(photo, max(faces, key=lambda f: f.box.area), size))
     if not inputs:
         raise ModelError(f"no photos to calibrate int8 on in {', '.join(map(str, folders))}")
     return np.stack(inputs[:n]).astype(np.float32)
@@ -254,6 +255,8 @@ def main(argv=None) -> int:
     )
     kind.add_argument("--check", type=Path, nargs="+", metavar="PHOTOS", help="only compare the served file to Keras")
     args = p.parse_args(argv)
+    if args.keep_float and not args.int8:
+        p.error("--keep-float goes with --int8")
     if args.check:
         import json
 

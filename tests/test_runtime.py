@@ -101,6 +101,8 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
     assert (path / "model.tflite").stat().st_size > int8_size  # the first conv's weights are float32 again
     nothing = compile_cli("--int8", str(photos), "--keep-float", "no-such-layer")
     assert nothing.returncode == 2 and "names no operator" in nothing.stderr
+    alone = compile_cli("--keep-float", "conv_0_1/")  # not int8: nothing to keep float, said rather than ignored
+    assert alone.returncode == 2 and "goes with --int8" in alone.stderr
     empty = tmp_path / "nothing"
     empty.mkdir()
     refused = compile_cli("--int8", str(empty))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.faces import FaceDetector, aligned_crop
+from classifier.faces import FaceDetector, Photo, aligned_crop
 from classifier.images import UnreadableImage, load_image, to_model_input
 
 from .heads import LinearHead
@@ -81,10 +81,11 @@ def crop_features(
         except UnreadableImage:
             unreadable.append(str(path))
             continue
-        found = [f for f in detector.detect(image) if f.score >= FACE_SCORE]
+        photo = Photo(image)
+        found = [f for f in detector.detect(photo) if f.score >= FACE_SCORE]
         if largest_only and found:
             found = [max(found, key=lambda f: f.box.area)]
-        crops = [(aligned_crop(image, face, size), face.score) for face in found]
+        crops = [(aligned_crop(photo, face, size), face.score) for face in found]
         if centre:
             side = min(image.size)
             left, top = (image.width - side) // 2, (image.height - side) // 2
