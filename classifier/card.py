@@ -36,7 +36,9 @@ class ModelCard:
     extra: dict = field(default_factory=dict)
     # multi-head artifacts (training/heads.py): how the imagenet and people outputs are read, e.g.
     # {"imagenet": {"dog": [[151, 268]], "cat": [[281, 285]]},
-    #  "people": {"center": c, "scale": s, ...}, "subject": {"face_score": 0.6, ...}}
+    #  "people": {"center": c, "scale": s, ...}, "subject": {"face_score": 0.6, ...},
+    #  "face_embedding": {"weights": [128 numbers], "bias": b, "center": c, "scale": s, ...}}
+    # (face_embedding: people's answer from the face-recognition embedding, classifier/face_embedding.py)
     heads: dict = field(default_factory=dict)
 
     def display(self, label: str) -> str:
@@ -49,6 +51,14 @@ class ModelCard:
 
         people = self.heads.get("people", {})
         return (np.asarray(logits, np.float64) - people.get("center", 0.0)) / people.get("scale", 1.0)
+
+    def face_embedding_logit(self, embeddings):
+        """The dog-like logit of face embeddings (N, 128), centred and scaled like ``people_logit``."""
+        import numpy as np
+
+        head = self.heads["face_embedding"]
+        raw = np.asarray(embeddings, np.float64) @ np.asarray(head["weights"], np.float64) + head["bias"]
+        return (raw - head["center"]) / head["scale"]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"

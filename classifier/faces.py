@@ -149,12 +149,13 @@ class Photo:
         return self._small
 
 
-def alignment(landmarks: np.ndarray, size: int, zoom: float = ZOOM) -> np.ndarray:
+def alignment(landmarks: np.ndarray, size: int, zoom: float = ZOOM, target: np.ndarray | None = None) -> np.ndarray:
     """The 2x3 similarity transform (rotation, scale, shift) taking the face's landmarks onto the
-    template in a ``size`` square."""
+    template in a ``size`` square (or onto ``target``, in the square's pixels)."""
     import cv2
 
-    target = (TEMPLATE - 56.0) * (size / 112.0 * zoom) + size / 2.0
+    if target is None:
+        target = (TEMPLATE - 56.0) * (size / 112.0 * zoom) + size / 2.0
     matrix, _ = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), target.astype(np.float32), method=cv2.LMEDS)
     if matrix is None:  # degenerate landmarks: fall back to the eyes alone
         matrix = _two_point(landmarks[:2], target[:2])
@@ -170,11 +171,18 @@ def _two_point(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([rot, (dst[0] - rot @ src[0])[:, None]])
 
 
-def aligned_crop(image: Image.Image | np.ndarray | Photo, face: FoundFace, size: int, zoom: float = ZOOM) -> np.ndarray:
-    """The face as a ``size`` x ``size`` uint8 RGB array, eyes level, same framing every time."""
+def aligned_crop(
+    image: Image.Image | np.ndarray | Photo,
+    face: FoundFace,
+    size: int,
+    zoom: float = ZOOM,
+    target: np.ndarray | None = None,
+) -> np.ndarray:
+    """The face as a ``size`` x ``size`` uint8 RGB array, eyes level, same framing every time
+    (``target``: where the five landmarks go, in the square's pixels; default the model's framing)."""
     import cv2
 
-    matrix = alignment(face.landmarks, size, zoom)
+    matrix = alignment(face.landmarks, size, zoom, target)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     # not from the photo's small copy: its area-averaged pixels moved people's answers by 1.4 points on
     # average (9 at most) over faces/portraits, away from the crops the people head was fitted on
@@ -189,6 +197,13 @@ def aligned_crop(image: Image.Image | np.ndarray | Photo, face: FoundFace, size:
         k = 2.0**halvings
         matrix = np.hstack([matrix[:, :2] * k, (matrix[:, :2] @ offset + matrix[:, 2])[:, None]])
     return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def face_chip(image: Image.Image | np.ndarray | Photo, face: FoundFace) -> np.ndarray:
+    """The face framed as dlib's face-recognition network was trained (``face_embedding.TEMPLATE``)."""
+    from .face_embedding import SIDE, TEMPLATE
+
+    return aligned_crop(image, face, SIDE, target=TEMPLATE)
 
 
 def _footprint(matrix: np.ndarray, size: int, shape) -> tuple[int, int, int, int]:

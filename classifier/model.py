@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ class Classifier:
         self.runtime = runtime
         self.card = card
         self.path = path
+        self._embedder = None
+        self._embedder_lock = threading.Lock()
         _check_compatible(runtime, card, path)
 
     @classmethod
@@ -89,7 +92,25 @@ class Classifier:
     def warm_up(self) -> Classifier:
         """Pay every first-call cost now (a server calls this before it says it is ready)."""
         self.runtime.warm_up()
+        if self.reads_faces:
+            self.people_from_chips(np.zeros((1, 150, 150, 3), np.uint8))
         return self
+
+    @property
+    def reads_faces(self) -> bool:
+        """Does a person's answer come from the face embedding (``classifier/face_embedding.py``)?"""
+        return "face_embedding" in self.card.heads
+
+    def people_from_chips(self, chips: np.ndarray) -> np.ndarray:
+        """P(dog-like face) for face chips (N, 150, 150, 3) made by ``faces.face_chip``. The
+        embeddings live only inside this call."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    from .face_embedding import FaceEmbedder
+
+                    self._embedder = FaceEmbedder()
+        return sigmoid(self.card.face_embedding_logit(self._embedder.infer(chips)))
 
     @property
     def heads(self) -> set[str]:

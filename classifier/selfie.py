@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop
+from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop, face_chip
 from .images import ImageSource, load_image, to_model_input
 from .model import Classifier, Prediction
 from .subject import NONE, PERSON, PET, SubjectRule
@@ -116,6 +116,7 @@ class Prepared:
     found: list[FoundFace]
     arrays: np.ndarray  # model inputs: the aligned face crops, (mirror_faces) their mirror images, the whole photo
     whole: bool = True  # the whole photo is the last input (not for a close-up: see CLOSE_UP)
+    chips: np.ndarray | None = None  # the faces framed for the face embedding (artifacts that read faces)
 
 
 class SelfieScorer:
@@ -153,7 +154,8 @@ class SelfieScorer:
         whole = not any(close_up(f.box, image) for f in found)
         if whole:
             crops.append(self.photo_array(image))
-        return Prepared(image, found, np.stack(crops), whole)
+        chips = np.stack([face_chip(photo, f) for f in found]) if found and self.classifier.reads_faces else None
+        return Prepared(image, found, np.stack(crops), whole, chips)
 
     def photo_array(self, image: Image.Image) -> np.ndarray:
         """The whole photo as the model's input (resized from a smaller copy when the photo is large:
@@ -182,11 +184,12 @@ class SelfieScorer:
                 if "imagenet" in photo and self.rule.pet_mass(photo["imagenet"]) >= self.rule.thresholds["photo_pet"]:
                     kind = PET
             if kind == PERSON:
-                people.append(Face(face.box, self._person(faces, i), face.score))
+                people.append(i)
             elif kind == PET:
                 # the crop and the whole photo agree better than either alone (pets-real, Kaggle)
                 both = faces["pets"][i] if photo is None else (faces["pets"][i] + photo["pets"]) / 2
                 pets.append(Pet(face.box, self.classifier.explain(both), self._breed(faces, i)))
+        people = self._people(prepared, faces, people)
         # beside people only with the ImageNet head's word for it; alone, an older artifact's photo is a pet
         beside = bool(people)
         if not pets and photo is not None and (not beside or "imagenet" in photo):
@@ -205,10 +208,23 @@ class SelfieScorer:
         views = [photo["imagenet"], *more_views] if "imagenet" in photo else []
         return self.rule.is_pet_photo(views, photo["pets"], beside)
 
+    def _people(self, prepared: Prepared, out: dict[str, np.ndarray], people: list[int]) -> list[Face]:
+        """People's faces (indices into ``prepared.found``) with their answers: from the face
+        embedding (only people's faces pay for it), else from the model's people head."""
+        if prepared.chips is not None and people:
+            dog = self.classifier.people_from_chips(prepared.chips[people])
+            return [
+                Face(prepared.found[i].box, self._answer(float(d)), prepared.found[i].score)
+                for i, d in zip(people, dog)
+            ]
+        return [Face(prepared.found[i].box, self._person(out, i), prepared.found[i].score) for i in people]
+
     def _person(self, out: dict[str, np.ndarray], i: int) -> Prediction:
         if "people" not in out:  # an artifact without a people head: the pet classifier on the face
             return self.classifier.explain(out["pets"][i])
-        dog = float(out["people"][i])
+        return self._answer(float(out["people"][i]))
+
+    def _answer(self, dog: float) -> Prediction:
         labels = self.classifier.card.labels
         return self.classifier.explain(np.array([dog if label == "dog" else 1.0 - dog for label in labels]))
 
