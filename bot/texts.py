@@ -18,6 +18,8 @@ TEXTS = {
         "For a person, it says where your face falls among people's faces: 50% is the middle, "
         "73% puppy means more dog-like than most. It's a game, not a measurement of anyone.",
         "privacy": "I look at your photo in memory, answer, and forget it. I never store or log photos. "
+        "To read a face I describe it in numbers (a face embedding, like face recognition uses): they exist "
+        "only while I answer and are never stored, logged or sent; only the percentage made from them is kept. "
         "I keep numbers only: your past answers (for /me) and, in groups, each player's best score and "
         "display name (for /top), and this chat's settings. /forgetme erases all of it.",
         "pet": "this one is {percent}% {name} {emoji}",
@@ -100,6 +102,8 @@ TEXTS = {
         "사람은 여러 사람의 얼굴 가운데 어디쯤인지를 나타내요: 50%가 가운데이고, "
         "강아지 73%는 대부분보다 강아지상이라는 뜻이에요. 재미로 하는 게임이지, 사람을 재는 것이 아니에요.",
         "privacy": "사진은 메모리에서만 보고 바로 잊어요. 사진을 저장하거나 기록하지 않아요. "
+        "얼굴은 숫자로 바꿔서 읽어요(얼굴 인식에 쓰는 얼굴 임베딩): 답하는 동안에만 있고, 저장하거나 기록하거나 "
+        "보내지 않아요. 그것으로 만든 퍼센트만 남아요. "
         "숫자만 저장해요: 지난 결과(/me), 그룹에서는 참가자의 최고 점수와 이름(/top), 이 채팅방 설정. "
         "/forgetme 로 모두 지울 수 있어요.",
         "pet": "이 친구는 {percent}% {name} {emoji}",

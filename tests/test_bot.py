@@ -299,6 +299,7 @@ async def test_everything_gets_an_answer(fake, bot, kind):
         ("/about", "where your face falls among people's faces"),
         ("/privacy", "never store"),
         ("/privacy", "/forgetme erases all of it"),
+        ("/privacy", "a face embedding"),
     ],
 )
 async def test_commands(fake, bot, command, expected):
