@@ -15,11 +15,14 @@ from PIL import Image
 from .images import to_model_input
 from .model import Classifier
 
+OCCLUDE, OCCLUDE_STEP = 30, 20  # px of the 150-px face chip: 7 x 7 patches, 50 embeddings a face
+
 
 class Explainer:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
         self._graph = None
+        self._detector = None
         self._lock = threading.Lock()
 
     def _build(self):
@@ -69,6 +72,37 @@ class Explainer:
         resized = Image.fromarray(cam.astype(np.float32), "F").resize(image.size, Image.BILINEAR)
         return np.clip(np.asarray(resized), -1.0, 1.0)
 
+    def face_heatmap(self, image: Image.Image, face) -> tuple[np.ndarray, np.ndarray]:
+        """What moved a person's answer when it comes from the face embedding (no gradients through
+        ONNX Runtime): each patch of the face chip greyed out in turn, the answer's change mapped
+        back onto the photo. (map in [-1, 1], where the chip covers) at ``image``'s size."""
+        import cv2
+
+        from .face_embedding import SIDE, TEMPLATE
+        from .faces import alignment, face_chip
+
+        chip = face_chip(image, face)
+        chips, spots = [chip], []
+        for y in range(0, SIDE - OCCLUDE + 1, OCCLUDE_STEP):
+            for x in range(0, SIDE - OCCLUDE + 1, OCCLUDE_STEP):
+                grey = chip.copy()
+                grey[y : y + OCCLUDE, x : x + OCCLUDE] = 128
+                chips.append(grey)
+                spots.append((y, x))
+        dog = self.classifier.people_from_chips(np.stack(chips))
+        heat, count = np.zeros((SIDE, SIDE), np.float32), np.zeros((SIDE, SIDE), np.float32)
+        for (y, x), p in zip(spots, dog[1:]):
+            heat[y : y + OCCLUDE, x : x + OCCLUDE] += dog[0] - p  # > 0: this part made the face more puppy
+            count[y : y + OCCLUDE, x : x + OCCLUDE] += 1
+        heat = heat / np.maximum(count, 1)
+        peak = np.abs(heat).max()
+        heat = heat / peak if peak > 0 else heat
+        matrix = alignment(face.landmarks, SIDE, target=TEMPLATE)
+        size, flags = (image.width, image.height), cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        back = cv2.warpAffine(heat, matrix, size, flags=flags, borderValue=0)
+        covered = cv2.warpAffine(np.ones_like(heat), matrix, size, flags=flags, borderValue=0)
+        return np.clip(back, -1.0, 1.0), covered
+
     def overlay(self, image: Image.Image, result=None) -> Image.Image:
         """The photo with warm colours where it looked puppy and cool where it looked kitty;
         per face when faces were found, else over the whole photo."""
@@ -77,6 +111,19 @@ class Explainer:
         heat = np.zeros((image.height, image.width), np.float32)
         weight = np.zeros_like(heat)
         boxes = [f.box for f in result.faces] if result and result.faces_found else [None]
+        if self.classifier.reads_faces and boxes != [None]:
+            from .faces import FaceDetector
+
+            if self._detector is None:
+                self._detector = FaceDetector()
+            found = {f.box: f for f in self._detector.detect(image)}
+            for box in boxes:
+                if box in found:  # the same photo, the same detector: the same boxes
+                    face_heat, covered = self.face_heatmap(image, found[box])
+                    heat += face_heat
+                    weight += covered
+            heat = np.where(weight > 0, heat / np.maximum(weight, 1e-6), 0)
+            return blend(image, heat)
         for box in boxes:
             if box is None:
                 heat += self.heatmap(image)

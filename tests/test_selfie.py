@@ -287,6 +287,26 @@ def test_why_explains_the_head_that_answered(shipped, astronaut):
     assert explainer.overlay(result.image, result).size == astronaut.size
 
 
+def test_why_for_a_face_read_by_the_embedding_greys_out_its_parts(shipped, astronaut):
+    """The face embedding has no gradients here: the map is what greying out each part of the face
+    did to the answer, drawn where the face is and nowhere else."""
+    from classifier.faces import FaceDetector
+
+    explainer = Explainer(shipped.classifier)
+    assert shipped.classifier.reads_faces
+    (face,) = FaceDetector().detect(astronaut)
+    heat, covered = explainer.face_heatmap(astronaut, face)
+    assert heat.shape == covered.shape == (astronaut.height, astronaut.width)
+    assert heat[covered > 0.5].std() > 0.05 and np.abs(heat).max() <= 1.0
+    b = face.box
+    outside = np.ones_like(covered, bool)
+    outside[max(b.y - b.h, 0) : b.y + 2 * b.h, max(b.x - b.w, 0) : b.x + 2 * b.w] = False
+    assert covered[outside].max() == 0
+    result = shipped.score(astronaut)
+    drawn = np.abs(np.asarray(explainer.overlay(result.image, result), int) - np.asarray(astronaut, int)).sum(-1)
+    assert drawn[covered > 0.5].mean() > 5 and drawn[outside].max() == 0
+
+
 @pytest.mark.parametrize("fmt", ["mp4", "webm", "gif"])
 def test_a_clip_is_read_in_memory_and_its_answer_is_steadier_than_a_frame(tiny_classifier, fmt):
     from classifier.clips import FRAMES, combine, sample_frames
