@@ -258,7 +258,7 @@ def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
         (["training.addheads", "nope", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: nope"),
         (["training", "--data", ".", "--faces", "."], "error: --faces and --lookalike go together"),
         (
-            ["training.addheads", "models/lite2-20261125", "--faces", ".", "--lookalike", ".", "--pets", "."],
+            ["training.addheads", "models/lite2-20261202", "--faces", ".", "--lookalike", ".", "--pets", "."],
             "already has its heads",
         ),
     ],
