@@ -192,6 +192,28 @@ def heads_markdown(h: dict) -> list[str]:
         + ".",
         "",
     ]
+    face = h.get("face_embedding")
+    if face:
+        lines += [
+            "## The face head (a person's answer)",
+            "",
+            "A person's answer comes from dlib's face-recognition embedding of the face (`python -m "
+            "training.face_head`), not from the backbone's dog-like head above; the tables above measure it as served.",
+            "",
+            "| | backbone's head | face head |",
+            "| --- | --- | --- |",
+            "| AUC on each source when fitted on the other | "
+            + ", ".join(f"{k} {v:.3f}" for k, v in (face.get("backbone_head_auc_held_out_source") or {}).items())
+            + " | "
+            + ", ".join(f"{k} {v:.3f}" for k, v in face["auc_held_out_source"].items())
+            + " |",
+            f"| CPU per face, one core | in the forward pass | {face['cpu_ms_per_face']:.1f} ms |",
+            "",
+            f"Fitted on {face['faces']} lookalike faces (a face found on {_pct(face['found'])}); calibrated on "
+            f"{face['calibration_faces']} faces of faces/ and lookalike/ together. Embeddings are computed in memory "
+            "for one answer and never stored, logged, cached or sent.",
+            "",
+        ]
     return lines
 
 
