@@ -362,3 +362,23 @@ def test_the_device_pack_takes_train_photos_of_the_cards_split_classes_in_turn(k
     kinds = [p.name.split(".")[0] for p in photos]
     assert all(kinds[i] != kinds[i + 1] for i in range(0, len(kinds) - 1, 2))  # cat, dog, cat, dog, ...
     assert training_photos(kaggle_dir, card) == photos  # the same pack every time
+
+
+def test_the_face_head_is_fitted_measured_and_calibrated_on_both_folders(people_dirs):
+    """training.face_head on made-up faces (the lookalike labels differ only by a colour cast): the
+    card gets 128 weights, a calibration whose centre is the median face of faces/ and lookalike/
+    together, the cross-source AUCs, and no embedding."""
+    from training.face_head import embed_faces, fit
+    from training.subjects import images_in
+
+    head, measured = fit(people_dirs / "faces", people_dirs / "lookalike")
+    assert len(head["weights"]) == 128 and head["scale"] > 0
+    assert set(measured["auc_held_out_source"]) == {"src0", "src1", "src2"}
+    assert all(0.0 <= v <= 1.0 for v in measured["auc_held_out_source"].values())
+    both = [*images_in(people_dirs / "faces"), *images_in(people_dirs / "lookalike")]
+    faces = embed_faces(both, largest_only=False)
+    logits = faces.embeddings @ np.asarray(head["weights"]) + head["bias"]
+    assert measured["calibration_faces"] == len(logits) == 11  # 3 portraits, 2 in the group, 6 lookalike
+    assert np.median(logits) == pytest.approx(head["center"], abs=1e-4)
+    assert measured["cpu_ms_per_face"] > 0
+    assert not any(isinstance(v, list) and len(v) == 128 for k, v in {**head, **measured}.items() if k != "weights")

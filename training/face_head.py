@@ -91,6 +91,8 @@ def fit(faces: Path, lookalike: Path) -> tuple[dict, dict]:
     by_source = {}
     for source in np.unique(src[labelled]):
         train, test = labelled & (src != source), labelled & (src == source)
+        if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
+            continue  # a source with one label only cannot be scored, nor fitted on alone
         w, b = _logistic(look.embeddings[train], y[train])
         by_source[str(source)] = auc(look.embeddings[test] @ w + b, y[test])
     w, b = _logistic(look.embeddings[labelled], y[labelled])
