@@ -16,6 +16,8 @@ logged, cached or sent; the bot keeps only the percentage made from it.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -162,8 +164,8 @@ def build_graph(convs: list[dict], matrix: np.ndarray):
 
 
 def _give_back_freed_heap() -> None:
-    """Building the graph and the session frees ~100 MiB of copies that glibc keeps in the process's
-    heap; hand them back (the embedder then adds ~46 MiB to the process, not ~130). A no-op off glibc."""
+    """Loading the session frees copies that glibc keeps in the process's heap; hand them back (the
+    session then adds ~34 MiB to the process, not ~77). A no-op off glibc."""
     import ctypes
     import ctypes.util
 
@@ -173,8 +175,8 @@ def _give_back_freed_heap() -> None:
         pass
 
 
-def _graph_bytes(weights: Path) -> bytes:
-    return build_graph(*read_dlib_weights(weights)).SerializeToString()
+def write_graph(weights: Path, out: Path) -> None:
+    Path(out).write_bytes(build_graph(*read_dlib_weights(weights)).SerializeToString())
 
 
 class FaceEmbedder:
@@ -187,12 +189,19 @@ class FaceEmbedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # through a temporary file: a session made from bytes keeps ~30 MiB more than one made from a
-        # path, and the copies building the graph takes are gone before the session makes its own
+        # the graph is built by a child process into a temporary file: the bot never imports onnx (17 MiB)
+        # nor keeps the heap that building it takes (the weights copied four times over), and a session
+        # made from a path keeps ~30 MiB less than one made from bytes
         with tempfile.TemporaryDirectory(prefix="face-embedding-") as folder:
             graph = Path(folder) / "dlib_face_recognition_resnet_v1.onnx"
-            graph.write_bytes(_graph_bytes(weights or weights_file()))
-            _give_back_freed_heap()
+            built = subprocess.run(
+                [sys.executable, "-m", __name__, str(weights or weights_file()), str(graph)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if built.returncode != 0:
+                raise ValueError(f"could not build the face embedding: {built.stderr.strip().splitlines()[-1:]}")
             self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         _give_back_freed_heap()
         self._lock = threading.Lock()  # one run at a time keeps the session's arena to one run's tensors
@@ -205,3 +214,11 @@ class FaceEmbedder:
             return np.zeros((0, 128), np.float32)
         with self._lock:
             return self._session.run(["embedding"], {"chips": chips})[0]
+
+
+if __name__ == "__main__":  # FaceEmbedder's child: python -m classifier.face_embedding WEIGHTS OUT.onnx
+    try:
+        write_graph(Path(sys.argv[1]), Path(sys.argv[2]))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
