@@ -257,6 +257,7 @@ def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
     [
         (["training.addheads", "nope", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: nope"),
         (["training", "--data", ".", "--faces", "."], "error: --faces and --lookalike go together"),
+        (["training.face_head", "no", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: no"),
         (
             ["training.addheads", "models/lite2-20261202", "--faces", ".", "--lookalike", ".", "--pets", "."],
             "already has its heads",

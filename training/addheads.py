@@ -250,11 +250,16 @@ def main(argv=None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return announce(artifact, args.out, args.promote)
+
+
+def announce(artifact: Path, out: Path, promote: bool) -> int:
+    """The last lines of a command that wrote an artifact, and ``--promote``."""
     print(f"wrote {artifact}; see {artifact / 'report.md'}")
-    if args.promote:
+    if promote:
         from classifier.card import set_default
 
-        set_default(args.out, artifact.name)
+        set_default(out, artifact.name)
         print(f"{artifact.name} is now the default model")
     return 0
 

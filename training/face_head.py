@@ -175,13 +175,9 @@ def main(argv=None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {artifact}; see {artifact / 'report.md'}")
-    if args.promote:
-        from classifier.card import set_default
+    from .addheads import announce
 
-        set_default(args.out, artifact.name)
-        print(f"{artifact.name} is now the default model")
-    return 0
+    return announce(artifact, args.out, args.promote)
 
 
 if __name__ == "__main__":
