@@ -80,13 +80,33 @@ def bot_texts(browser):
 
 
 def wait_for(predicate, timeout=60):
+    """``predicate()`` until truthy; an element the page re-drew meanwhile (stale) means try again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+def click_first(browser, css: str) -> None:
+    """Click the first element matching ``css``, found again if the page re-drew it before the click."""
+    from selenium.webdriver.common.by import By
+
+    def attempt():
+        found = browser.find_elements(By.CSS_SELECTOR, css)
+        if found:
+            found[0].click()
+            return True
+        return False
+
+    wait_for(attempt)
 
 
 def upload_sample(browser, playground, tmp_path, name: str):
@@ -199,7 +219,6 @@ def test_share_link_group_button_and_inline_mode(
     # inline mode: typing the bot's name offers this user's last card; picking it posts it "via" the bot
     browser.find_element(By.ID, "tab-private").click()
     browser.find_element(By.ID, "text").send_keys("@mirror_mirror_test_bot\n")
-    result = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#inline .result img"))
-    result[0].click()
+    click_first(browser, "#inline .result img")  # the results re-draw as each inline answer arrives
     posted = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".me .via"))
     assert posted and browser.find_elements(By.CSS_SELECTOR, ".me img")
