@@ -146,7 +146,7 @@ def combine(results: list[SelfieResult], classifier, resamples: int = 400) -> Cl
     frame = agreeing[best]
     if subject == PERSON:
         face = frame.largest
-        result = SelfieResult(frame.image, PERSON, [Face(face.box, prediction, face.score)], frame.pets)
+        result = SelfieResult(frame.image, PERSON, [Face(face.box, prediction, face.score, face.landmarks)], frame.pets)
     else:
         pet = frame.pet
         result = SelfieResult(frame.image, subject, pets=[Pet(pet.box, prediction, pet.breed)])

@@ -22,7 +22,6 @@ class Explainer:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
         self._graph = None
-        self._detector = None
         self._lock = threading.Lock()
 
     def _build(self):
@@ -112,16 +111,12 @@ class Explainer:
         weight = np.zeros_like(heat)
         boxes = [f.box for f in result.faces] if result and result.faces_found else [None]
         if self.classifier.reads_faces and boxes != [None]:
-            from .faces import FaceDetector
+            from .faces import FoundFace
 
-            if self._detector is None:
-                self._detector = FaceDetector()
-            found = {f.box: f for f in self._detector.detect(image)}
-            for box in boxes:
-                if box in found:  # the same photo, the same detector: the same boxes
-                    face_heat, covered = self.face_heatmap(image, found[box])
-                    heat += face_heat
-                    weight += covered
+            for f in result.faces:
+                face_heat, covered = self.face_heatmap(image, FoundFace(f.box, f.landmarks, f.score))
+                heat += face_heat
+                weight += covered
             heat = np.where(weight > 0, heat / np.maximum(weight, 1e-6), 0)
             return blend(image, heat)
         for box in boxes:

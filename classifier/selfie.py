@@ -41,6 +41,8 @@ class Face:
     box: Box
     prediction: Prediction
     score: float = 1.0  # the face finder's confidence
+    # its five landmarks (eyes, nose, mouth corners): "why?" frames the face by them
+    landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -212,12 +214,11 @@ class SelfieScorer:
         """People's faces (indices into ``prepared.found``) with their answers: from the face
         embedding (only people's faces pay for it), else from the model's people head."""
         if prepared.chips is not None and people:
-            dog = self.classifier.people_from_chips(prepared.chips[people])
-            return [
-                Face(prepared.found[i].box, self._answer(float(d)), prepared.found[i].score)
-                for i, d in zip(people, dog)
-            ]
-        return [Face(prepared.found[i].box, self._person(out, i), prepared.found[i].score) for i in people]
+            answers = [self._answer(float(d)) for d in self.classifier.people_from_chips(prepared.chips[people])]
+        else:
+            answers = [self._person(out, i) for i in people]
+        found = [prepared.found[i] for i in people]
+        return [Face(f.box, a, f.score, f.landmarks) for f, a in zip(found, answers)]
 
     def _person(self, out: dict[str, np.ndarray], i: int) -> Prediction:
         if "people" not in out:  # an artifact without a people head: the pet classifier on the face

@@ -28,7 +28,7 @@ def astronaut_chip():
 
 
 def test_the_onnx_graph_gives_dlibs_own_embedding(embedder, astronaut_chip):
-    dlib = pytest.importorskip("dlib", reason="dlib-bin (training extra) is the reference")
+    dlib = pytest.importorskip("dlib", reason="dlib-bin (a dev dependency) is the reference")
     net = dlib.face_recognition_model_v1(str(weights_file()))
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)

@@ -369,6 +369,7 @@ def test_the_face_head_is_fitted_measured_and_calibrated_on_both_folders(people_
     """training.face_head on made-up faces (the lookalike labels differ only by a colour cast): the
     card gets 128 weights, a calibration whose centre is the median face of faces/ and lookalike/
     together, the cross-source AUCs, and no embedding."""
+    from classifier.face_embedding import FaceEmbedder
     from training.face_head import embed_faces, fit
     from training.subjects import images_in
 
@@ -377,7 +378,7 @@ def test_the_face_head_is_fitted_measured_and_calibrated_on_both_folders(people_
     assert set(measured["auc_held_out_source"]) == {"src0", "src1", "src2"}
     assert all(0.0 <= v <= 1.0 for v in measured["auc_held_out_source"].values())
     both = [*images_in(people_dirs / "faces"), *images_in(people_dirs / "lookalike")]
-    faces = embed_faces(both, largest_only=False)
+    faces = embed_faces(both, largest_only=False, embedder=FaceEmbedder())
     logits = faces.embeddings @ np.asarray(head["weights"]) + head["bias"]
     assert measured["calibration_faces"] == len(logits) == 11  # 3 portraits, 2 in the group, 6 lookalike
     assert np.median(logits) == pytest.approx(head["center"], abs=1e-4)

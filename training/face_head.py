@@ -29,10 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .people import SPREAD_LOGIT, auc
+from .people import FACE_SCORE, calibration, faces_in, fit_people
 
 C = 0.003  # best cross-source AUC both ways among 3e-3 .. 0.1 (standardised embeddings)
-FACE_SCORE = 0.5
 
 
 @dataclass
@@ -42,22 +41,12 @@ class FaceSet:
     seconds_per_face: float
 
 
-def embed_faces(paths: list[Path], largest_only: bool) -> FaceSet:
+def embed_faces(paths: list[Path], largest_only: bool, embedder) -> FaceSet:
     """YuNet's faces in each image, framed as the bot frames them, through the face embedding."""
-    from classifier.face_embedding import FaceEmbedder
-    from classifier.faces import FaceDetector, Photo, face_chip
-    from classifier.images import UnreadableImage, load_image
+    from classifier.faces import FaceDetector, face_chip
 
-    detector, embedder = FaceDetector(score=FACE_SCORE), FaceEmbedder()
     out, owner, spent = [], [], 0.0
-    for i, path in enumerate(paths):
-        try:
-            photo = Photo(load_image(path))
-        except UnreadableImage:
-            continue
-        found = [f for f in detector.detect(photo) if f.score >= FACE_SCORE]
-        if largest_only and found:
-            found = [max(found, key=lambda f: f.box.area)]
+    for i, _, photo, found in faces_in(paths, largest_only, FaceDetector(score=FACE_SCORE)):
         if not found:
             continue
         chips = np.stack([face_chip(photo, f) for f in found])
@@ -69,53 +58,38 @@ def embed_faces(paths: list[Path], largest_only: bool) -> FaceSet:
     return FaceSet(embeddings, np.asarray(owner, int), spent / max(len(embeddings), 1))
 
 
-def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    from sklearn.linear_model import LogisticRegression
-
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    model = LogisticRegression(C=C, max_iter=5000).fit((x - mean) / std, y)
-    w = model.coef_[0] / std  # the scaler folded in: one dot product at serving
-    return w, float(model.intercept_[0] - mean @ w)
-
-
 def fit(faces: Path, lookalike: Path) -> tuple[dict, dict]:
     """(the card's ``heads.face_embedding``, what fitting measured)."""
+    from classifier.face_embedding import FaceEmbedder
+
     from .addheads import lookalike_set
     from .subjects import images_in
 
+    embedder = FaceEmbedder()
     look_paths, dog_like, sources = lookalike_set(lookalike)
-    look = embed_faces(look_paths, largest_only=True)
-    people = embed_faces(images_in(faces), largest_only=False)
+    look = embed_faces(look_paths, largest_only=True, embedder=embedder)
+    people = embed_faces(images_in(faces), largest_only=False, embedder=embedder)
     y, src = dog_like[look.owner], sources[look.owner]
     labelled = y >= 0
-    by_source = {}
-    for source in np.unique(src[labelled]):
-        train, test = labelled & (src != source), labelled & (src == source)
-        if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
-            continue  # a source with one label only cannot be scored, nor fitted on alone
-        w, b = _logistic(look.embeddings[train], y[train])
-        by_source[str(source)] = auc(look.embeddings[test] @ w + b, y[test])
-    w, b = _logistic(look.embeddings[labelled], y[labelled])
-    logits = np.concatenate([people.embeddings, look.embeddings]) @ w + b
-    low, mid, high = np.percentile(logits, [10, 50, 90])
-    head = {
-        "weights": [round(float(v), 7) for v in w],
-        "bias": float(b),
-        "center": float(mid),
-        "scale": float(max(high - low, 1e-6) / (2 * SPREAD_LOGIT)),
+    head, fitted = fit_people(look.embeddings[labelled], y[labelled], src[labelled], c=C, standardise=True)
+    logits = head.decision(np.concatenate([people.embeddings, look.embeddings]))
+    card_head = {
+        "weights": [round(float(v), 7) for v in head.weights],
+        "bias": float(head.bias),
+        **calibration(logits),
         "embedding": "dlib_face_recognition_resnet_model_v1 (face-recognition-models on PyPI, CC0), on ONNX Runtime",
         "chip": "150 px, YuNet's five landmarks onto classifier.face_embedding.TEMPLATE",
         "calibrated_on": f"{len(people.embeddings)} of {faces.name}/, {len(look.embeddings)} of {lookalike.name}/",
         "privacy": "embeddings are computed in memory for one answer and never stored, logged, cached or sent",
     }
     measured = {
-        "auc_held_out_source": by_source,
+        **fitted,
         "faces": int(labelled.sum()),
         "found": float(len(look.owner) / len(look_paths)),
         "calibration_faces": int(len(logits)),
         "cpu_ms_per_face": 1000 * (look.seconds_per_face + people.seconds_per_face) / 2,
     }
-    return head, measured
+    return card_head, measured
 
 
 def add_face_head(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Path, version: str | None) -> Path:

@@ -50,6 +50,23 @@ class CropFeatures:
         return CropFeatures(self.features[mask], self.human_inputs[mask], self.owner[mask], self.score[mask])
 
 
+def faces_in(paths: list[Path], largest_only: bool, detector: FaceDetector, unreadable: list[str] | None = None):
+    """(index, image, its Photo, YuNet's faces scoring FACE_SCORE or more) for each readable image,
+    in memory only; unreadable paths go to ``unreadable``."""
+    for i, path in enumerate(paths):
+        try:
+            image = load_image(path)
+        except UnreadableImage:
+            if unreadable is not None:
+                unreadable.append(str(path))
+            continue
+        photo = Photo(image)
+        found = [f for f in detector.detect(photo) if f.score >= FACE_SCORE]
+        if largest_only and found:
+            found = [max(found, key=lambda f: f.box.area)]
+        yield i, image, photo, found
+
+
 def crop_features(
     feature_model,
     paths: list[Path],
@@ -75,16 +92,7 @@ def crop_features(
         human.append((np.asarray(out["human_inputs"][:n]) + np.asarray(out["human_inputs"][n:])) / 2)
         pending.clear()
 
-    for i, path in enumerate(paths):
-        try:
-            image = load_image(path)
-        except UnreadableImage:
-            unreadable.append(str(path))
-            continue
-        photo = Photo(image)
-        found = [f for f in detector.detect(photo) if f.score >= FACE_SCORE]
-        if largest_only and found:
-            found = [max(found, key=lambda f: f.box.area)]
+    for i, image, photo, found in faces_in(paths, largest_only, detector, unreadable):
         crops = [(aligned_crop(photo, face, size), face.score) for face in found]
         if centre:
             side = min(image.size)
@@ -124,15 +132,18 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def fit_people(features: np.ndarray, dog_like: np.ndarray, sources: np.ndarray) -> tuple[LinearHead, dict]:
-    """The dog-like head on all labelled faces, and its AUC on each source when fitted on the others."""
+def fit_people(
+    features: np.ndarray, dog_like: np.ndarray, sources: np.ndarray, c: float = PEOPLE_C, standardise: bool = False
+) -> tuple[LinearHead, dict]:
+    """The dog-like head on all labelled faces, and its AUC on each source when fitted on the others
+    (the backbone's features by default; ``training.face_head`` passes face embeddings)."""
     by_source = {}
     for source in np.unique(sources):
         held = sources == source
         if len(np.unique(dog_like[held])) == 2 and len(np.unique(dog_like[~held])) == 2:
-            head = _logistic(features[~held], dog_like[~held], PEOPLE_C, standardise=False)
+            head = _logistic(features[~held], dog_like[~held], c, standardise)
             by_source[str(source)] = auc(head.decision(features[held]), dog_like[held])
-    return _logistic(features, dog_like, PEOPLE_C, standardise=False), {"auc_held_out_source": by_source}
+    return _logistic(features, dog_like, c, standardise), {"auc_held_out_source": by_source}
 
 
 def fit_human(positives: np.ndarray, negatives: np.ndarray) -> tuple[LinearHead, dict]:
