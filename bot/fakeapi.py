@@ -68,6 +68,7 @@ class FakeBotAPI:
         self._failures: dict[str, list[tuple[int, dict]]] = {}
         self.injected = 0  # fail_next answers served
         self.dropped = 0  # requests whose sender died before the whole body arrived
+        self.dropped_bodies: list[str] = []  # each one's method, and bytes that arrived of its Content-Length
         # method -> awaited once when its next call arrives, while its body is read (the load test
         # kills the bot there: mid-upload)
         self.hooks: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -247,6 +248,7 @@ class FakeBotAPI:
             params = await reading
         except (ConnectionResetError, ClientPayloadError):  # the sender died mid-upload: Telegram drops it
             self.dropped += 1
+            self.dropped_bodies.append(f"{method} {request.content.total_bytes} of {request.content_length} bytes")
             return web.Response(status=400)
         finally:
             reading.cancel()

@@ -217,7 +217,8 @@ async def burst(
             kinds = [member_of.get(m) or ("album" if m in album_firsts else "photo") for m in missing]
             raise RuntimeError(
                 f"timed out: {answered_count() - 1} of {total} answered; unanswered {list(zip(missing, kinds))}; "
-                f"requests dropped half-sent {fake.dropped}; store {_states(Path(state_dir) / 'mirror.sqlite3')}; "
+                f"requests dropped half-sent {fake.dropped} {fake.dropped_bodies}; "
+                f"store {_states(Path(state_dir) / 'mirror.sqlite3')}; "
                 "the last bot's last lines:\n" + "\n".join(bots.logs[-1][-15:])
             ) from None
         await asyncio.sleep(2.0)  # a second reply to any photo (or to an album's other photos) would show up here
