@@ -2,7 +2,9 @@
 micro-batches, the event loop never blocked, and a busy limit.
 
 ``admit()`` is held from before a photo is downloaded until its answer is sent, so at most
-``max_pending`` photos (and their result cards) are in memory. The durable intake
+``max_pending`` photos (and their result cards) are in memory; of those, ``DECODED_AT_ONCE`` at most are
+being read (decoded, at or waiting for the model); the others are bytes or cards, and a photo's decoded
+copy is dropped once its card is drawn (``handlers.answer_photo``). The durable intake
 (``bot/intake.py``) hands over no more updates than that at once, so a burst waits in the queue;
 the gate stays as a guard, and would answer "busy" before any download."""
 
@@ -16,11 +18,18 @@ from classifier.batching import Admission, MicroBatcher, Overloaded
 from classifier.selfie import SelfieResult, SelfieScorer, advance
 
 Busy = Overloaded
+# photos between decoding and their reading at once. Two decode threads and one model thread (LiteRT runs
+# photos in pairs) are kept busy by this many; each one beyond would only hold its decoded copy and model
+# inputs (~3.5 MiB) while it waits for the model. 1,000 selfies (`python -m bot.loadtest --faces ... --albums
+# 20`), with each decoded photo also dropped once its card is drawn: peak RSS 428 -> 341 MiB, CPU per photo
+# 159 -> 147 ms against the code before, run just before it (2026-12-02); 399 MiB with the drop alone
+DECODED_AT_ONCE = 6
 
 
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 16):
         self._admission = Admission(max_pending)
+        self._decoded = asyncio.Semaphore(DECODED_AT_ONCE)  # the rest of a photo's slot: download, answer
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
         self.swap(classifier)
@@ -57,11 +66,12 @@ class Scorer:
     async def score(self, image: bytes) -> SelfieResult:
         """Person, pet or neither, and the answer (``SelfieScorer.steps``, its model runs shared with
         other photos' in micro-batches). Call inside ``admit()``."""
-        batcher, steps = self._batcher, self.selfies.steps(image)
-        kind, value = await batcher.off_loop(advance, steps)  # CPU work on the decode threads
-        while kind == "run":
-            kind, value = await batcher.off_loop(advance, steps, await batcher.outputs(value))
-        return value
+        async with self._decoded:
+            batcher, steps = self._batcher, self.selfies.steps(image)
+            kind, value = await batcher.off_loop(advance, steps)  # CPU work on the decode threads
+            while kind == "run":
+                kind, value = await batcher.off_loop(advance, steps, await batcher.outputs(value))
+            return value
 
     async def score_clip(self, data: bytes):
         """A video note, video or animation: ``FRAMES`` frames read off the loop, each scored like a

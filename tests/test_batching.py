@@ -61,3 +61,26 @@ def test_on_each_decode_thread_runs_once_per_thread(tiny_classifier):
     batcher.on_each_decode_thread(lambda: seen.append(threading.get_ident()))
     asyncio.run(batcher.aclose())
     assert len(seen) == 3 and len(set(seen)) == 3
+
+
+async def test_the_bot_keeps_few_photos_decoded_at_once_however_many_it_holds(tiny_classifier):
+    """Sixteen photos in hand (downloads, answers) but only DECODED_AT_ONCE between decoding and their
+    reading: the others wait as bytes, not as decoded photos waiting for the model."""
+    from bot.scoring import DECODED_AT_ONCE, Scorer
+
+    scorer = Scorer(tiny_classifier, max_pending=16)
+    steps, decoded, most = scorer.selfies.steps, [0], [0]
+
+    def counted(image):
+        decoded[0] += 1
+        most[0] = max(most[0], decoded[0])
+        try:
+            return (yield from steps(image))
+        finally:
+            decoded[0] -= 1
+
+    scorer.selfies.steps = counted
+    results = await asyncio.gather(*(scorer.score(im) for im in photos(16)))
+    assert len(results) == 16 and all(r.subject in ("person", "pet", "none") for r in results)
+    assert 1 < most[0] <= DECODED_AT_ONCE  # still side by side (shared model batches), never all sixteen
+    assert decoded[0] == 0
