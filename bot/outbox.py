@@ -86,9 +86,8 @@ class Outbox:
             self._flushers.pop(chat_id, None)
 
     async def _send(self, batch: list[Waiting]) -> None:
-        if len(batch) == 1:
-            final_reply()
-            await send(batch[0].send)
+        if len(batch) == 1:  # through ``answer``: a retry after a 5xx or a timeout is the answer too
+            await answer(batch[0].send)
             return
         newest = batch[-1].reply_to
         language = newest.from_user.language_code if newest.from_user else None

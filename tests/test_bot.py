@@ -920,6 +920,22 @@ async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classi
     await store.close()
 
 
+async def test_a_waiting_group_answer_retried_after_a_5xx_is_recorded_as_answered(fake, tiny_classifier, tmp_path):
+    """The group's second answer waits in its outbox and leaves alone; Telegram answers its first try
+    with a 502 and takes the retry: the update is recorded as answered, so a restart does not answer it again."""
+    async with Harness(fake, tiny_classifier, tmp_path, group_messages=1, group_period_s=3.0):
+        await send_photo(fake, GROUP, user(320, "Q0"), photo_bytes(1), caption="/mirror")
+        await reply_in(fake, GROUP["id"])
+        for method in ("sendPhoto", "sendMessage"):
+            fake.fail_next(method, status=502)
+        await send_photo(fake, GROUP, user(321, "Q1"), photo_bytes(2), caption="/mirror")
+        (_, second) = await reply_in(fake, GROUP["id"], count=2)
+        assert "Q1, you are " in body(second) and fake.injected == 1
+    store = bot_store_at(tmp_path)
+    assert await store.queued() == 0 and await store.recover() == 0  # nothing left to answer after a restart
+    await store.close()
+
+
 def bot_store_at(path):
     from bot.store import open_store
 
