@@ -22,7 +22,10 @@ is awaited after: waiting for Redis's reply first let the loop run other tasks i
 A recorded answer is still only a claim until Telegram accepts it: a 429 (flood control), a 5xx or
 no response at all undoes the record (``Ticket.refused``), so a kill while the bot waits out
 ``retry_after`` leaves the update unanswered in the store, and it is answered after the restart; the
-retry records it again. Redis keeps the stream entry until the 200 (``Store.accepted``). The windows
+retry records it again. Redis keeps the stream entry until the 200 (``Store.accepted``). An answer
+for several updates (an album, a group's merged message) records them all in one write of the store
+(``answering_together``): one record each left a window between two of them, in which a kill lost
+the first update's answer (one group answer lost in an upload-kill run, 2026-12-02). The windows
 left: between the record's write and the tail's send (a few Python calls, microseconds) a kill loses
 the answer; a kill between Telegram's 200 and the record being confirmed is at most one answer twice
 per kill (the record left before the tail, so only its confirmation is missing); no response (a
@@ -54,7 +57,7 @@ import select
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import httpcore
@@ -68,13 +71,15 @@ WRITABLE_POLL_S = 0.002
 
 @dataclass
 class Ticket:
-    """One update's claim to be answered: ``mark`` records it; ``handed_over`` when another task
-    (a group's outbox) will send the answer, and so record it, later. ``undo`` takes the record back
-    when Telegram did not accept the answer; ``accept`` tells the store it did."""
+    """The claim that ``items`` (updates) are answered: ``mark(items)`` records them; ``handed_over``
+    when another task (a group's outbox) will send the answer, and so record it, later.
+    ``undo(items)`` takes the record back when Telegram did not accept the answer; ``accept(items)``
+    tells the store it did."""
 
-    mark: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]  # returns: wait for the store to confirm
-    undo: Callable[[], Awaitable[None]] | None = None
-    accept: Callable[[], Awaitable[None]] | None = None
+    mark: Callable[[list], Awaitable[Callable[[], Awaitable[None]]]]  # returns: wait for the store to confirm
+    undo: Callable[[list], Awaitable[None]] | None = None
+    accept: Callable[[list], Awaitable[None]] | None = None
+    items: list = field(default_factory=list)
     handed_over: bool = False
     recorded: bool = False
     armed: bool = False  # the next write carries the answer's last bytes
@@ -86,7 +91,7 @@ class Ticket:
         if self.recorded:
             return None
         self.recorded = True
-        return await self.mark()
+        return await self.mark(self.items)
 
     async def refused(self) -> None:
         """Telegram did not take the answer (429, 5xx, no response): the record is undone, so a kill
@@ -95,11 +100,11 @@ class Ticket:
             return
         self.recorded = False
         if self.undo is not None:
-            await self.undo()
+            await self.undo(self.items)
 
     async def accepted(self) -> None:
         if self.recorded and self.accept is not None:
-            await self.accept()
+            await self.accept(self.items)
 
 
 _ticket: ContextVar[Ticket | None] = ContextVar("answer_ticket", default=None)
@@ -107,15 +112,27 @@ _final: ContextVar[bool] = ContextVar("final_reply", default=False)
 _sending: ContextVar[Ticket | None] = ContextVar("sending_answer", default=None)
 
 
-def answering(mark, undo=None, accept=None) -> Ticket:
-    """For the current task: ``mark`` records its update as answered (``undo``, ``accept``: see ``Ticket``)."""
-    ticket = Ticket(mark, undo, accept)
+def answering(mark, undo=None, accept=None, items=()) -> Ticket:
+    """For the current task: ``mark(items)`` records its updates as answered (``undo``, ``accept``: see ``Ticket``)."""
+    ticket = Ticket(mark, undo, accept, list(items))
     _ticket.set(ticket)
     return ticket
 
 
+def answering_together(tickets: list[Ticket]) -> Ticket | None:
+    """For the current task: its next answer answers every one of ``tickets``' updates (a group's
+    merged message), recorded in one write of the store. One record each left a window between two
+    records: killed there, the first update is recorded answered and its answer never sent. The
+    tickets come from one intake, so the first one's functions record them all."""
+    if not tickets:
+        _ticket.set(None)
+        return None
+    first = tickets[0]
+    return answering(first.mark, first.undo, first.accept, [item for t in tickets for item in t.items])
+
+
 def hand_over() -> Ticket | None:
-    """The current update's answer will be sent by someone else, who calls its ``mark``."""
+    """The current update's answer will be sent by someone else, who records it (``answering_together``)."""
     ticket = _ticket.get()
     if ticket is not None:
         ticket.handed_over = True

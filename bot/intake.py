@@ -26,7 +26,6 @@ import logging
 import time
 import warnings
 from collections import deque
-from functools import partial
 
 from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -188,9 +187,7 @@ class Intake:
             if queued.album:
                 items = await self._whole_album(queued) or items
             # this task's replies mark them done when sent, and undo that when Telegram refuses them
-            ticket = answering(
-                self._marker(items), partial(self.store.undo_done, items), partial(self.store.accepted, items)
-            )
+            ticket = answering(self._mark, self.store.undo_done, self.store.accepted, items)
             for item in items:
                 await self.store.release_note(item.user_id or 0, item.update_id)
             updates = await self._read(items)
@@ -225,14 +222,12 @@ class Intake:
         else:
             await self.application.process_update(update)
 
-    def _marker(self, items: list[Queued]):
-        """Records ``items`` as answered, and how long their answer took."""
-
-        async def mark():
-            self.metrics.reply.observe(time.time() - min(item.received for item in items))
-            return await self.store.send_done(items)
-
-        return mark
+    async def _mark(self, items: list[Queued]):
+        """Records ``items`` as answered (one store write), and how long each waited for its answer."""
+        now = time.time()
+        for item in items:
+            self.metrics.reply.observe(now - item.received)
+        return await self.store.send_done(items)
 
     async def _done(self, items: list[Queued]) -> None:
         await (await self.store.send_done(items))()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from telegram import Message, ReplyParameters
 from telegram.error import TelegramError
 
-from .answered import Ticket, answering, final_reply, hand_over
+from .answered import Ticket, answering_together, final_reply, hand_over
 from .handlers import answer, send
 from .pacing import ChatPacer
 
@@ -56,28 +56,8 @@ class Outbox:
                 while (wait := await self.pacer.wait_for(chat_id)) > 0:
                     await asyncio.sleep(wait)
                 batch = self._waiting.pop(chat_id)
-                tickets = [w.ticket for w in batch if w.ticket is not None]
-
-                async def mark_all(tickets=tickets):
-                    waits = [await ticket.record() for ticket in tickets]
-
-                    async def confirmed():
-                        for wait in waits:
-                            if wait is not None:
-                                await wait()
-
-                    return confirmed
-
-                async def undo_all(tickets=tickets):
-                    for ticket in tickets:
-                        await ticket.refused()
-
-                async def accept_all(tickets=tickets):
-                    for ticket in tickets:
-                        await ticket.accepted()
-
-                # this task's next reply records every update in the batch
-                answering(mark_all, undo_all, accept_all)
+                # this task's next reply records every update in the batch, in one write
+                answering_together([w.ticket for w in batch if w.ticket is not None])
                 try:
                     await self._send(batch)
                 except TelegramError as exc:  # left unrecorded: answered again after a restart

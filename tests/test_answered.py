@@ -51,7 +51,7 @@ async def test_the_record_waits_until_the_kernel_takes_the_last_bytes_and_nothin
     async def confirm():
         events.append(("confirmed",))
 
-    async def mark():
+    async def mark(_items):
         events.append(("record",))
         return confirm
 
@@ -96,7 +96,7 @@ async def test_an_answer_through_the_bots_http_client_is_recorded_once_and_arriv
     async def confirm():
         events.append("confirmed")
 
-    async def mark():
+    async def mark(_items):
         events.append("record")
         return confirm
 
@@ -141,7 +141,7 @@ async def main(url, size):
     async def confirm():
         pass
 
-    async def mark():
+    async def mark(_items):
         print("recorded", flush=True)
         return confirm
 

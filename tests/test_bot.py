@@ -892,9 +892,20 @@ async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
     await store.close()
 
 
-async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classifier, tmp_path):
+async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classifier, tmp_path, monkeypatch):
     """Telegram allows a group ~20 messages a minute (here 3 per 4 s): answers beyond it wait
-    together and leave as one message, a line each; none is dropped and the workers move on."""
+    together and leave as one message, a line each; none is dropped and the workers move on. A
+    merged message's updates are recorded in one write (a kill between two records would leave the
+    first recorded as answered and its answer unsent)."""
+    from bot.store.sqlite import SQLiteStore
+
+    writes, send_done = [], SQLiteStore.send_done
+
+    async def counted(self, items):
+        writes.append(len(items))
+        return await send_done(self, items)
+
+    monkeypatch.setattr(SQLiteStore, "send_done", counted)
     players = [user(300 + i, f"P{i}") for i in range(9)]
     async with Harness(fake, tiny_classifier, tmp_path, group_messages=3, group_period_s=4.0):
         started = time.monotonic()
@@ -912,6 +923,7 @@ async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classi
         merged = [r for r in replies if body(r).startswith("🪞 Answers that waited")]
         assert merged and len(replies) < 9  # fewer messages than answers
         assert sum(body(r).count("\n• ") for r in merged) + len(replies) - len(merged) == 9
+        assert sorted(writes) == sorted(max(1, body(r).count("\n• ")) for r in replies)  # a write per message
         times = sorted(r.at for r in replies)
         assert all(b - a >= 3.9 for a, b in zip(times, times[3:]))  # never over 3 in any 4 s
         assert elapsed < 20

@@ -105,6 +105,21 @@ async def test_an_answer_telegram_refused_is_undone_and_comes_back_after_a_crash
     assert await store.recover() == 0 and await store.take(5) == []
 
 
+async def test_an_answer_for_several_updates_records_them_in_one_transaction(tmp_path):
+    """An album's answer or a group's merged one answers several updates: killed during the record,
+    the file holds all of them answered or none (each one alone left the first recorded, the answer unsent)."""
+    store = open_store(tmp_path)
+    await store.enqueue([incoming(i, 60 + i) for i in (1, 2, 3)])
+    taken = await store.take(5)
+    statements = []
+    store._db.set_trace_callback(statements.append)
+    await (await store.send_done(taken))()
+    store._db.set_trace_callback(None)
+    assert [s.split()[0] for s in statements] == ["BEGIN", "UPDATE", "UPDATE", "UPDATE", "COMMIT"]
+    assert await store.recover() == 0 and await store.take(5) == []
+    await store.close()
+
+
 async def test_an_album_is_one_item_of_the_queue_and_is_taken_whole(store):
     await store.enqueue([incoming(1, 90, album="-5:a"), incoming(2, 90, album="-5:a"), incoming(3, 91)])
     await store.enqueue([incoming(4, 90, album="-5:a")])  # the album's last photo comes a moment later

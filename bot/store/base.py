@@ -19,10 +19,6 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 
-async def _confirmed() -> None:
-    pass
-
-
 WHY_TTL_S = 7 * 24 * 3600  # a "why?" button works for a week (Telegram keeps file ids much longer)
 
 
@@ -104,13 +100,12 @@ class Store(ABC):
     async def done(self, queued: Queued) -> None:
         """The update is answered: it is never handed out again."""
 
+    @abstractmethod
     async def send_done(self, items: list[Queued]) -> Callable[[], Awaitable[None]]:
-        """Record ``items`` as answered. Returns as soon as the record has left this process
-        (committed to the file; written to the server's socket), with a function that waits for the
-        server to confirm it: an answer's last bytes follow at once (``bot/answered.py``)."""
-        for queued in items:
-            await self.done(queued)
-        return _confirmed
+        """Record ``items`` as answered, all in one write (one answer for several updates: a kill
+        must not leave some recorded and the answer unsent). Returns as soon as the record has left
+        this process (committed to the file; written to the server's socket), with a function that
+        waits for the server to confirm it: an answer's last bytes follow at once (``bot/answered.py``)."""
 
     @abstractmethod
     async def undo_done(self, items: list[Queued]) -> None:

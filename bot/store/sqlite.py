@@ -59,6 +59,10 @@ FAIR_ORDER = (
 KEEP_DONE_S = 24 * 3600  # answered updates' ids are kept a day, so a re-delivered one is recognised
 
 
+async def _confirmed() -> None:
+    pass
+
+
 class SQLiteStore(Store):
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -165,7 +169,13 @@ class SQLiteStore(Store):
         return bool(rows)
 
     async def done(self, queued):
-        self._tx([("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (queued.update_id,))])
+        await self.send_done([queued])
+
+    async def send_done(self, items):
+        self._tx(
+            [("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (q.update_id,)) for q in items]
+        )
+        return _confirmed  # committed: nothing more to wait for
 
     async def undo_done(self, items):
         self._tx(
