@@ -248,10 +248,6 @@ class RedisStore(Store):
                 out.append(Queued(update_id, payload, received, None, int(user) if user else None, queued.album))
         return sorted(out, key=lambda q: q.update_id) or [queued]
 
-    async def done(self, queued):
-        await (await self.send_done([queued]))()
-        await self.accepted([queued])
-
     def _done_command(self, q: Queued) -> tuple:
         """The DONE script for one update: recorded, its keys and stream entry cleaned up."""
         level, entry = q.ref.split("/") if q.ref else ("", "")

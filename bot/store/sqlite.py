@@ -168,9 +168,6 @@ class SQLiteStore(Store):
         )
         return bool(rows)
 
-    async def done(self, queued):
-        await self.send_done([queued])
-
     async def send_done(self, items):
         self._tx(
             [("UPDATE updates SET state = 'done', payload = NULL WHERE update_id = ?", (q.update_id,)) for q in items]
