@@ -198,7 +198,7 @@ class Intake:
         except Exception as exc:  # a broken update must not stop the queue; handlers answer their own errors
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
         if ticket is None or not (ticket.handed_over or ticket.recorded):  # handed over: the outbox records it
-            await self._done(items)
+            await self.store.done(*items)
         self._answered.extend([time.monotonic()] * len(items))
 
     async def _read(self, items: list[Queued]) -> list[Update]:
@@ -228,10 +228,6 @@ class Intake:
         for item in items:
             self.metrics.reply.observe(now - item.received)
         return await self.store.send_done(items)
-
-    async def _done(self, items: list[Queued]) -> None:
-        await (await self.store.send_done(items))()
-        await self.store.accepted(items)
 
     async def _whole_album(self, queued: Queued) -> list[Queued]:
         """Wait until the album's photos stop arriving, then take them all."""

@@ -96,10 +96,10 @@ class Store(ABC):
         """Every photo of the album ``queued`` (from ``take``) stands for, itself included, all
         taken; photos of it that arrive later make a new album item."""
 
-    async def done(self, queued: Queued) -> None:
-        """The update is answered: it is never handed out again."""
-        await (await self.send_done([queued]))()
-        await self.accepted([queued])
+    async def done(self, *items: Queued) -> None:
+        """The updates are answered (in one write): they are never handed out again."""
+        await (await self.send_done(list(items)))()
+        await self.accepted(list(items))
 
     @abstractmethod
     async def send_done(self, items: list[Queued]) -> Callable[[], Awaitable[None]]:
