@@ -1,4 +1,10 @@
-"""Turning whatever a user sends into an RGB picture the model can take. Memory only, no disk."""
+"""Turning whatever a user sends into an RGB picture the model can take. Memory only, no disk.
+
+Untrusted files are held to limits read from the header before any pixel is decoded (as imgproxy
+does): an allow-list of formats, a pixel count, a shape, and a memory budget for the decoded image
+and its conversion. A large photo is reduced before it is converted, so a conversion never holds a
+second full-size copy.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,32 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
-MAX_PIXELS = 50_000_000  # a phone photo is ~12 MP; far beyond this is a decompression bomb
+MAX_PIXELS = 50_000_000  # a phone photo is ~12 MP, a few phones save 48-50 MP
+# the decoded image plus its conversion's full-size copy, at most: a 48 MP RGB photo fits, a 7000x7000
+# RGBA or 16-bit file does not. Two decode threads: two such photos at once stay well under 700 MiB
+DECODE_BUDGET = 200 * 1024 * 1024
+MIN_SIDE = 8  # nothing narrower holds a face or a pet
+MAX_ASPECT = 20  # a panorama is ~6:1; a 1 x 40,000,000 strip is an attack
+# what phones and chat apps send (a phone's multi-picture MPO opens as JPEG); everything else (EPS runs
+# Ghostscript, PSD, ICNS, ...) is refused unread
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF", "BMP", "TIFF")
 ImageSource = bytes | bytearray | memoryview | str | Path | Image.Image
+
+# bytes per pixel Pillow holds while decoding (multi-band modes take 4) and, for modes that are converted
+# before they can be reduced, the full-size converted copy
+_HELD = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
+_CONVERTED = {"1": 1, "P": 4, "I;16": 4, "I;16L": 4, "I;16B": 4, "I;16N": 4}
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _register_heif() -> None:
@@ -31,45 +59,56 @@ class UnreadableImage(ValueError):
     """The input is not an image we can read; ``str(exc)`` is safe to show to a user."""
 
 
+def decode_cost(mode: str, width: int, height: int) -> int:
+    """Bytes held at once to decode an image of this mode and size and bring it to 8 bits."""
+    return width * height * (_HELD.get(mode, 4) + _CONVERTED.get(mode, 0))
+
+
+def check_shape(width: int, height: int, what: str = "image") -> None:
+    """Refuse sizes no photo has: too many pixels, a side under ``MIN_SIDE``, a strip."""
+    if width * height > MAX_PIXELS:
+        raise UnreadableImage(f"the {what} is too large ({width}x{height} pixels); please send a smaller one")
+    if min(width, height) < MIN_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
+        raise UnreadableImage(f"the {what} has an odd shape ({width}x{height} pixels); please send a photo")
+
+
 def load_image(source: ImageSource, min_size: int | None = None) -> Image.Image:
     """Decode bytes, a path or a PIL image into an upright RGB image.
 
     Honours EXIF orientation, takes the first frame of animations, flattens transparency onto
-    white and converts any mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB. With ``min_size``, a
-    JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that keeps both sides >= ``min_size``
-    (DCT scaling: a 12 MP photo decodes several times faster).
+    white and converts any mode (L, P, CMYK, 16-bit, float, ...) to 8-bit RGB. With ``min_size``, the
+    image is decoded or reduced to the smallest 1/2, 1/3, ... scale that keeps both sides >=
+    ``min_size`` (a JPEG through DCT scaling: a 12 MP photo decodes several times faster).
+    Raises ``UnreadableImage``, with a message fit for the user, for anything else.
     """
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        image = _open(source)
+    image = source if isinstance(source, Image.Image) else _open(source)
     try:
-        if image.width * image.height > MAX_PIXELS:
-            raise UnreadableImage(
-                f"the image is too large ({image.width}x{image.height} pixels); please send a smaller one"
-            )
         image.seek(0)
-        if min_size and image.format == "JPEG":
-            image.draft("RGB", (min_size, min_size))
+        if min_size and image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (min_size, min_size))  # the header's size and mode are the drafted ones now
+        check_shape(*image.size)
+        if decode_cost(image.mode, *image.size) > DECODE_BUDGET:
+            raise UnreadableImage(
+                f"the image is too large to read ({image.width}x{image.height} pixels, {image.mode}); "
+                "please send a smaller one"
+            )
+        orientation = image.getexif().get(0x0112, 1)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
-        # a photo decoded here is ours to turn in place (a copy of 1280x1280 costs ~1 ms); a caller's is not
-        if image is source:
-            image = ImageOps.exif_transpose(image)
-        else:
-            ImageOps.exif_transpose(image, in_place=True)
-        return _to_rgb(image)
+        image = _to_8bit(image)
+        if min_size:
+            factor = min(image.size) // min_size
+            if factor >= 2:
+                image = image.reduce(factor)
+        image = _to_rgb(image)
+        if orientation in _ORIENTATION:
+            image = image.transpose(_ORIENTATION[orientation])
+        # a caller's image is never changed: every step above returns a new one (a copy if nothing else)
+        return image.copy() if image is source else image
     except UnreadableImage:
         raise
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        EOFError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder failure, MemoryError included, is the user's clear answer
         raise UnreadableImage("the image file is damaged or incomplete") from exc
 
 
@@ -87,29 +126,39 @@ def _open(source) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data), formats=FORMATS)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
-            raise UnreadableImage("this is not an image we can read (try a JPEG, PNG or HEIC photo)") from exc
+            raise UnreadableImage("this is not an image I can read (try a JPEG, PNG or HEIC photo)") from exc
         raise UnreadableImage("the image is too large; please send a smaller one") from exc
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a header no decoder can parse
         raise UnreadableImage("the image file is damaged or incomplete") from exc
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale 0..65535 to 0..255 instead of clipping everything to white
-        arr = np.asarray(image, dtype=np.float64)
-        scale = 255.0 / 65535.0 if arr.size and arr.max() > 255 else 1.0
-        image = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
-    if image.mode == "F":
-        image = image.point(lambda v: v * 255.0 if v <= 1.0 else v).convert("L")
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Modes that cannot be reduced as they are become 8-bit (or 32-bit integer) first."""
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    if image.mode == "1":
+        return image.convert("L")
     if image.mode == "P":
-        image = image.convert("RGBA")
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "F"):
+        # 16-bit or float greyscale, reduced already: scale 16-bit to 0..255 instead of clipping to
+        # white, float 0..1 to 0..255; NaN and infinities are black
+        arr = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(arr.max()) if arr.size else 0.0
+        scale = 255.0 / 65535.0 if peak > 255 else (255.0 if image.mode == "F" and peak <= 1.0 else 1.0)
+        image = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

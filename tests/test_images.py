@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from classifier import UnreadableImage, load_image
-from classifier.images import MAX_PIXELS
+from classifier.images import DECODE_BUDGET, MAX_PIXELS, decode_cost
 from tests.conftest import half_image, jpeg_bytes, png_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def exif_rotated_jpeg() -> bytes:
@@ -51,7 +56,6 @@ GOOD = {
     "cmyk_jpeg": lambda: jpeg_bytes(Image.new("CMYK", (30, 20), (0, 255, 0, 0))),
     "png_16_bit": lambda: png_bytes(Image.fromarray(np.full((20, 30), 60000, np.uint16))),
     "animated_gif": animated_gif,
-    "one_pixel": lambda: png_bytes(Image.new("RGB", (1, 1), (1, 2, 3))),
     "greyscale": lambda: jpeg_bytes(Image.new("L", (10, 10), 128)),
     "palette": lambda: png_bytes(Image.new("P", (10, 10), 3)),
     "exif_rotated": exif_rotated_jpeg,
@@ -66,6 +70,10 @@ BAD = {
     "bomb_header": bomb_png,
     "html": lambda: b"<!doctype html><html><body>hi</body></html>",
     "truncated_heic": lambda: encoded("HEIF", (256, 256), quality=90)[:300],
+    "one_pixel": lambda: png_bytes(Image.new("RGB", (1, 1), (1, 2, 3))),
+    "strip": lambda: png_bytes(Image.new("L", (4000, 10))),
+    "eps": lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
+    "sixteen_bit_over_budget": lambda: png_bytes(Image.new("I;16", (6000, 6000))),
 }
 
 
@@ -90,7 +98,7 @@ def test_transparent_pixels_are_flattened_onto_white():
 def test_sixteen_bit_is_scaled_not_clipped():
     value = load_image(GOOD["png_16_bit"]()).getpixel((0, 0))[0]
     assert 200 < value <= 255  # 60000/65535 of full scale, not 255-clipped garbage or 0
-    dark = load_image(png_bytes(Image.fromarray(np.full((5, 5), 6000, np.uint16)))).getpixel((0, 0))[0]
+    dark = load_image(png_bytes(Image.fromarray(np.full((10, 10), 6000, np.uint16)))).getpixel((0, 0))[0]
     assert dark < value
 
 
@@ -119,8 +127,64 @@ def test_a_callers_image_is_turned_on_a_copy_and_never_changed():
     assert rgb.getpixel((0, 0)) == (255, 0, 0)
 
 
-def test_pixel_cap_is_generous_for_real_photos():
+def test_pixel_cap_and_budget_are_generous_for_real_photos():
     assert MAX_PIXELS > 48_000_000  # a 48 MP phone photo still goes through
+    assert decode_cost("RGB", 8064, 6048) <= DECODE_BUDGET  # an iPhone's 48 MP HEIC
+
+
+def test_float_and_32_bit_images_are_read():
+    """Mode F (a float TIFF) and mode I; NaN is black, 0..1 floats span the grey scale."""
+    data = np.full((40, 40), 0.5, np.float32)
+    data[0, 0] = np.nan
+    buf = io.BytesIO()
+    Image.fromarray(data, "F").save(buf, "TIFF")
+    image = load_image(buf.getvalue())
+    assert image.getpixel((0, 0)) == (0, 0, 0) and 120 <= image.getpixel((20, 20))[0] <= 130
+    assert load_image(Image.fromarray(np.full((20, 20), 40000, np.int32), "I")).getpixel((5, 5))[0] > 150
+
+
+def test_a_large_photo_is_reduced_before_it_is_converted():
+    """With min_size, a 4000-px RGBA PNG comes back reduced to about min_size, its transparency white."""
+    big = Image.new("RGBA", (4000, 3000), (255, 0, 0, 0))
+    image = load_image(png_bytes(big), min_size=640)
+    assert image.mode == "RGB" and 640 <= min(image.size) < 1280
+    assert image.getpixel((10, 10)) == (255, 255, 255)
+
+
+HOSTILE = {
+    # each decodes (or is refused) within DECODE_BUDGET: the old code held ~5 full-size copies
+    "rgba_7000": lambda: png_bytes(Image.new("RGBA", (7000, 7000), (0, 0, 0, 0))),
+    "grey16_7000": lambda: png_bytes(Image.new("I;16", (7000, 7000))),
+    "palette_7000": lambda: png_bytes(Image.new("P", (7000, 7000))),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_images_stay_inside_the_memory_budget(name, tmp_path):
+    """Peak RSS of a fresh process decoding the file, over its RSS just before: the budget's, not 1 GB."""
+    path = tmp_path / "hostile"
+    path.write_bytes(HOSTILE[name]())
+    child = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert child.returncode == 0, child.stderr
+    grew_mib, outcome = child.stdout.split()
+    assert float(grew_mib) < DECODE_BUDGET / 2**20 + 40, (name, grew_mib, outcome)
+
+
+MEASURE = """
+import resource, sys
+from classifier.images import UnreadableImage, load_image
+data = open(sys.argv[1], "rb").read()
+from PIL import Image
+load_image(Image.new("RGBA", (64, 64)))  # plugins and first-call costs before the baseline
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    outcome = "read:%dx%d" % load_image(data, min_size=1280).size
+except UnreadableImage as exc:
+    outcome = "refused"
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, outcome)
+"""
 
 
 def test_paths_and_pil_images_are_accepted(tmp_path):
@@ -128,7 +192,7 @@ def test_paths_and_pil_images_are_accepted(tmp_path):
     path.write_bytes(jpeg_bytes(Image.new("RGB", (8, 8), "red")))
     assert load_image(path).size == (8, 8)
     assert load_image(str(path)).size == (8, 8)
-    assert load_image(Image.new("LA", (4, 4))).mode == "RGB"
+    assert load_image(Image.new("LA", (8, 8))).mode == "RGB"
     with pytest.raises(UnreadableImage):
         load_image(tmp_path / "missing.jpg")
 
