@@ -30,6 +30,7 @@ BOT_USER = {
 }
 STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
 MAX_FILE = 20 * 1024 * 1024
+MAX_TEXT, MAX_CAPTION = 4096, 1024  # Telegram refuses longer texts and captions with a 400
 # Telegram's flood control, on what arrives: over 30 messages in any second from one bot, or over 20
 # a minute into one group, and the message is refused with 429 and a retry_after in whole seconds
 FLOOD_METHODS = frozenset(
@@ -348,9 +349,11 @@ class FakeBotAPI:
     async def _m_sendMessage(self, p):
         if not str(p.get("text", "")).strip():
             raise _ApiError("Bad Request: message text is empty")
+        _within(p.get("text"), MAX_TEXT, "Bad Request: message is too long")
         return await self._record("sendMessage", p, text=p["text"])
 
     async def _m_sendPhoto(self, p):
+        _within(p.get("caption"), MAX_CAPTION, "Bad Request: message caption is too long")
         photo = p.get("photo")
         content = photo if isinstance(photo, bytes) else self.files.get(str(photo), (b"", 0))[0]
         file_id = self.add_file(content)
@@ -384,6 +387,7 @@ class FakeBotAPI:
         return True
 
     async def _m_editMessageText(self, p):
+        _within(p.get("text"), MAX_TEXT, "Bad Request: message is too long")
         return await self._record("editMessageText", p, text=p["text"])
 
     async def _m_deleteMessage(self, p):
@@ -393,6 +397,12 @@ class FakeBotAPI:
 
 class _ApiError(Exception):
     pass
+
+
+def _within(value, limit: int, refusal: str) -> None:
+    """Telegram's length limits, counted as Telegram does: in UTF-16 code units."""
+    if value is not None and len(str(value).encode("utf-16-le")) // 2 > limit:
+        raise _ApiError(refusal)
 
 
 def _error(status: int, description: str, parameters: dict | None = None) -> web.Response:

@@ -29,13 +29,17 @@ from .answered import final_reply
 from .resultcard import render, render_album
 from .scoring import Busy
 from .texts import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
     album_message,
     album_verdict,
     clip_message,
+    fit,
     history_line,
     label_name,
     one_line,
     selfie_message,
+    telegram_len,
     text,
 )
 
@@ -127,7 +131,7 @@ async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update.effective_message, text(language, "me_empty"))
         return
     body = history_line(language, history, state.scorer.card) + "\n" + text(language, "me_forget")
-    await reply(update.effective_message, body)
+    await reply(update.effective_message, fit(body, MESSAGE_LIMIT))
 
 
 async def forget_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -156,7 +160,7 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 for i, (name, p) in enumerate(ranked)
             ]
     body = text(language, "top_title") + "\n\n" + "\n".join(lines) if lines else text(language, "top_empty")
-    await reply(update.effective_message, body)
+    await reply(update.effective_message, fit(body, MESSAGE_LIMIT))
 
 
 # -- photos -------------------------------------------------------------------------------------
@@ -332,16 +336,19 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
         if len(result.faces) == 1:  # a selfie: it joins the player's running answer
             history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
     name = player.first_name if group and player else None
+    limit, link = CAPTION_LIMIT if cards else MESSAGE_LIMIT, None
+    if not group:  # a result worth sharing: a link that opens the bot for a friend, and the game for a group
+        link = await share_link(state, context.bot.username, result, card)
+        limit -= telegram_len(text(language, "share_line", link=link)) + 1
     if clip is not None:
-        caption = clip_message(language, clip, card, name, history)
+        caption = clip_message(language, clip, card, name, history, limit)
     else:
-        caption = selfie_message(language, result, card, name, history)
+        caption = selfie_message(language, result, card, name, history, limit)
     buttons = []
     if clip is None:  # the heat map reads one photo
         key = await state.remember(pick_file(photo_message)[0])
         buttons.append([InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)])
-    if not group:  # a result worth sharing: a link that opens the bot for a friend, and the game for a group
-        link = await share_link(state, context.bot.username, result, card)
+    if link is not None:
         caption += "\n" + text(language, "share_line", link=link)
         buttons.append(share_buttons(language, context.bot.username, link, caption.splitlines()[0]))
     markup = InlineKeyboardMarkup(buttons) if buttons else None
@@ -425,7 +432,8 @@ async def answer_album(context, photos: list[Message], player: User, answer_to: 
             )
         if len(result.faces) == 1:
             history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
-    caption = album_message(language, results, verdict, card, player.first_name if group else None, history)
+    name = player.first_name if group else None
+    caption = album_message(language, results, verdict, card, name, history, CAPTION_LIMIT if cards else MESSAGE_LIMIT)
     if cards:
         picture = await state.scorer.render(render_album, results, card)
         single = lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True)  # noqa: E731

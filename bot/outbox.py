@@ -4,7 +4,8 @@ When a group has allowance, an answer goes out at once as usual (its card, its "
 When it has none, the answer waits in the group's outbox and its worker moves on (the update is
 recorded as answered only when the answer is sent, so a crash meanwhile answers it after the
 restart). As soon as the group has allowance again, everything that waited leaves as one message,
-a line per answer, replying to the newest photo; a lone answer leaves as it was.
+a line per answer, replying to the newest photo; a lone answer leaves as it was. More lines than
+one message holds (Telegram's 4,096) leave as several, each recording its own answers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from telegram.error import TelegramError
 from .answered import Ticket, answering_together, final_reply, hand_over
 from .handlers import answer, send
 from .pacing import ChatPacer
+from .texts import MESSAGE_LIMIT, fit, telegram_len
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ class Outbox:
             while self._waiting.get(chat_id):
                 while (wait := await self.pacer.wait_for(chat_id)) > 0:
                     await asyncio.sleep(wait)
-                batch = self._waiting.pop(chat_id)
+                batch, rest = self._fitting(self._waiting.pop(chat_id))
+                if rest:  # the next message, after the group's allowance again
+                    self._waiting[chat_id] = rest
                 # this task's next reply records every update in the batch, in one write
                 answering_together([w.ticket for w in batch if w.ticket is not None])
                 try:
@@ -65,13 +69,25 @@ class Outbox:
         finally:
             self._flushers.pop(chat_id, None)
 
+    def _body(self, batch: list[Waiting]) -> str:
+        newest = batch[-1].reply_to
+        language = newest.from_user.language_code if newest.from_user else None
+        header = self.header(language)
+        room = MESSAGE_LIMIT - telegram_len(header) - len("\n• ")
+        return "\n".join([header] + [f"• {fit(w.line, room)}" for w in batch])  # one line always fits
+
+    def _fitting(self, batch: list[Waiting]) -> tuple[list[Waiting], list[Waiting]]:
+        """The first answers of ``batch`` that one merged message holds, and the rest."""
+        n = 1
+        while n < len(batch) and telegram_len(self._body(batch[: n + 1])) <= MESSAGE_LIMIT:
+            n += 1
+        return batch[:n], batch[n:]
+
     async def _send(self, batch: list[Waiting]) -> None:
         if len(batch) == 1:  # through ``answer``: a retry after a 5xx or a timeout is the answer too
             await answer(batch[0].send)
             return
-        newest = batch[-1].reply_to
-        language = newest.from_user.language_code if newest.from_user else None
-        body = "\n".join([self.header(language)] + [f"• {w.line}" for w in batch])
+        newest, body = batch[-1].reply_to, self._body(batch)
 
         def merged():
             final_reply()

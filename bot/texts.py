@@ -172,6 +172,8 @@ TEXTS = {
     },
 }
 EMOJI = {"dog": "🐶", "cat": "🐱"}
+CAPTION_LIMIT = 1024  # Telegram's longest photo caption ...
+MESSAGE_LIMIT = 4096  # ... and text message; longer ones are refused with a 400
 
 
 def language(code: str | None) -> str:
@@ -182,6 +184,40 @@ def language(code: str | None) -> str:
 def text(lang: str, key: str, **kwargs) -> str:
     template = TEXTS[language(lang)].get(key) or TEXTS["en"][key]
     return template.format(**kwargs)
+
+
+def telegram_len(body: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(body.encode("utf-16-le")) // 2
+
+
+def fit(body: str, limit: int, keep_last: int = 0) -> str:
+    """``body`` within ``limit`` (Telegram's count): whole lines from the top, and its last ``keep_last``
+    lines (a verdict), with "…" where lines were left out. A first line too long alone is cut short."""
+    if telegram_len(body) <= limit:
+        return body
+    lines = body.split("\n")
+    keep_last = min(keep_last, len(lines) - 1)
+    tail = lines[len(lines) - keep_last :] if keep_last else []
+    room = limit - telegram_len("\n".join(["…", *tail]))
+    if room < 1:  # the tail alone is too long: plain cut from the top
+        tail, room = [], limit - 1
+    kept: list[str] = []
+    for line in lines[: len(lines) - len(tail)]:
+        cost = telegram_len(line) + 1  # its newline
+        if cost > room:
+            break
+        kept.append(line)
+        room -= cost
+    if not kept:  # the first line alone is too long: cut inside it
+        cut, used = [], 0
+        for ch in lines[0]:
+            used += telegram_len(ch)
+            if used > room:
+                break
+            cut.append(ch)
+        return "\n".join(["".join(cut) + "…", *tail])
+    return "\n".join([*kept, "…", *tail])
 
 
 def label_name(lang: str, label: str, card=None) -> str:
@@ -290,12 +326,12 @@ def pets_lines(lang: str, pets, card, inline: bool) -> list[str]:
     return lines
 
 
-def selfie_message(lang: str, result, card, name: str | None = None, history=None) -> str:
+def selfie_message(lang: str, result, card, name: str | None = None, history=None, limit: int = CAPTION_LIMIT) -> str:
     """A pet: its answer. One face: the classic answer (and the running one over the user's
-    selfies). Several: a line per face and who is most puppy."""
+    selfies). Several: a line per face and who is most puppy. Within ``limit`` (see ``fit``)."""
     if result.subject == "pet":
         main = result.pet
-        return pet_message(lang, main, card, name, [p for p in result.pets if p is not main])
+        return fit(pet_message(lang, main, card, name, [p for p in result.pets if p is not main]), limit)
     faces, pets = result.faces, result.pets
     if len(faces) == 1:
         body = result_message(lang, faces[0].prediction, card, name)
@@ -309,13 +345,13 @@ def selfie_message(lang: str, result, card, name: str | None = None, history=Non
             body = "\n".join([line, body.split("\n", 1)[1], *pets_lines(lang, pets, card, inline=True)])
         if history is not None and history.count >= 2:
             body += "\n" + history_line(lang, history, card)
-        return body
+        return fit(body, limit)
     lines = [text(lang, "faces_header", n=len(faces))]
     lines += [
         text(lang, "face_line", number=i + 1, parts=parts_of(lang, f.prediction, card)[0]) for i, f in enumerate(faces)
     ]
     top_label = "dog" if "dog" in card.labels else card.labels[-1]
-    lines.append(
+    tail = [
         text(
             lang,
             "verdict",
@@ -323,13 +359,16 @@ def selfie_message(lang: str, result, card, name: str | None = None, history=Non
             position=position(lang, result.most(top_label), len(faces)),
             emoji=EMOJI.get(top_label, ""),
         ).rstrip()
-    )
-    return "\n".join(lines + pets_lines(lang, pets, card, inline=False))
+    ] + pets_lines(lang, pets, card, inline=False)
+    return fit("\n".join(lines + tail), limit, keep_last=len(tail))
 
 
-def album_message(lang: str, results: list, verdict, card, name: str | None = None, history=None) -> str:
+def album_message(
+    lang: str, results: list, verdict, card, name: str | None = None, history=None, limit: int = CAPTION_LIMIT
+) -> str:
     """One line per photo (in the grid's order), then the album's verdict over the photos that had
-    a face or a pet, with bars, and the running answer over the user's selfies."""
+    a face or a pet, with bars, and the running answer over the user's selfies. Over ``limit``, the
+    photos' lines are cut short and the verdict stays."""
     lines = [text(lang, "album_header", n=len(results))]
     for number, result in enumerate(results, 1):
         head = result.headline if result is not None else None
@@ -347,10 +386,10 @@ def album_message(lang: str, results: list, verdict, card, name: str | None = No
             lines.append(text(lang, "album_line", number=number, parts=parts))
     counted = sum(1 for r in results if r is not None and r.headline is not None)
     _, percents, order = parts_of(lang, verdict, card)
-    lines += ["", album_verdict(lang, verdict, counted, card, name), bars(percents, order, card)]
+    tail = ["", album_verdict(lang, verdict, counted, card, name), bars(percents, order, card)]
     if history is not None and history.count >= 2:
-        lines.append(history_line(lang, history, card))
-    return "\n".join(lines)
+        tail.append(history_line(lang, history, card))
+    return fit("\n".join(lines + tail), limit, keep_last=len(tail))
 
 
 def album_verdict(lang: str, verdict, count: int, card, name: str | None = None) -> str:
@@ -368,15 +407,15 @@ def one_line(lang: str, result, card, caption: str, player=None) -> str:
     return f"{player.first_name}: {faces}" if player else faces
 
 
-def clip_message(lang: str, clip, card, name: str | None = None, history=None) -> str:
+def clip_message(lang: str, clip, card, name: str | None = None, history=None, limit: int = CAPTION_LIMIT) -> str:
     """ "🎞 over 12 frames: you are 71% puppy, 29% kitty", bars, how far single frames ranged, and
     the running answer over the user's selfies."""
     result = clip.result
-    body = selfie_message(lang, result, card, name, history)
+    body = selfie_message(lang, result, card, name, history, MESSAGE_LIMIT)
     head, rest = body.split("\n", 1)
     lines = [text(lang, "clip_person", n=clip.agreeing, head=head), rest]
     top = result.headline.label
     if len(clip.per_frame) > 1:
         low, high = round(100 * min(clip.per_frame)), round(100 * max(clip.per_frame))
         lines.append(text(lang, "clip_range", low=low, high=high, name=label_name(lang, top, card)))
-    return "\n".join(lines)
+    return fit("\n".join(lines), limit)
