@@ -33,6 +33,7 @@ from telegram.warnings import PTBUserWarning
 
 from .answered import answering, final_reply
 from .handlers import album, has_image, lang
+from .scoring import CAREFUL
 from .store import Incoming, Queued, Store
 from .texts import text
 
@@ -188,6 +189,9 @@ class Intake:
                 items = await self._whole_album(queued) or items
             # this task's replies mark them done when sent, and undo that when Telegram refuses them
             ticket = answering(self._mark, self.store.undo_done, self.store.accepted, items)
+            if any(item.tries for item in items):
+                log.warning("update %s was in hand when a process ended: its file is read apart", queued.update_id)
+                CAREFUL.set(True)  # this task's own context: the handlers' reads go to a child process
             for item in items:
                 await self.store.release_note(item.user_id or 0, item.update_id)
             updates = await self._read(items)

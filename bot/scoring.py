@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 from classifier import Classifier
 from classifier.batching import Admission, MicroBatcher, Overloaded
-from classifier.selfie import SelfieResult, SelfieScorer, advance
+from classifier.sandbox import read_in_child
+from classifier.selfie import WORK_SIDE, SelfieResult, SelfieScorer, advance
 
 Busy = Overloaded
 # photos between decoding and their reading at once. Two decode threads and one model thread (LiteRT runs
@@ -24,6 +26,9 @@ Busy = Overloaded
 # 20`), with each decoded photo also dropped once its card is drawn: peak RSS 428 -> 341 MiB, CPU per photo
 # 159 -> 147 ms against the code before, run just before it (2026-12-02); 399 MiB with the drop alone
 DECODED_AT_ONCE = 6
+# set for an update taken again after a process ended while holding it: its file may be what ended it,
+# so it is read in a child process (classifier/sandbox.py) and can end only the child
+CAREFUL: ContextVar[bool] = ContextVar("careful", default=False)
 
 
 class Scorer:
@@ -66,6 +71,8 @@ class Scorer:
     async def score(self, image: bytes) -> SelfieResult:
         """Person, pet or neither, and the answer (``SelfieScorer.steps``, its model runs shared with
         other photos' in micro-batches). Call inside ``admit()``."""
+        if CAREFUL.get() and isinstance(image, (bytes, bytearray)):  # a clip's frames were read apart already
+            image = await read_in_child(image, "photo", WORK_SIDE)
         async with self._decoded:
             batcher, steps = self._batcher, self.selfies.steps(image)
             kind, value = await batcher.off_loop(advance, steps)  # CPU work on the decode threads
@@ -78,7 +85,10 @@ class Scorer:
         photo (their model runs shared in the micro-batches), combined into one steadier answer."""
         from classifier.clips import combine, sample_frames
 
-        frames = await self._batcher.off_loop(sample_frames, data)
+        if CAREFUL.get():
+            frames = await read_in_child(data, "clip")
+        else:
+            frames = await self._batcher.off_loop(sample_frames, data)
         results = await asyncio.gather(*(self.score(frame) for frame in frames))
         return combine(list(results), self.classifier)
 
@@ -93,6 +103,8 @@ class Scorer:
         from classifier.explain import Explainer
 
         classifier, selfies = self.classifier, self.selfies
+        if CAREFUL.get():
+            image = await read_in_child(image, "photo", WORK_SIDE)
 
         def work():
             if self._explainer is None or self._explainer.classifier is not classifier:

@@ -112,6 +112,14 @@ def load_image(source: ImageSource, min_size: int | None = None) -> Image.Image:
         raise UnreadableImage("the image file is damaged or incomplete") from exc
 
 
+def load_photo(source: ImageSource, side: int) -> Image.Image:
+    """``load_image`` for a photo to read: decoded at about ``side`` and no side larger than it."""
+    image = load_image(source, min_size=side)
+    if max(image.size) > side:
+        image.thumbnail((side, side), Image.BILINEAR)
+    return image
+
+
 def _open(source) -> Image.Image:
     if isinstance(source, (str, Path)):
         try:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop, face_chip
-from .images import ImageSource, load_image, to_model_input
+from .images import ImageSource, load_photo, to_model_input
 from .model import Classifier, Prediction
 from .subject import NONE, PERSON, PET, SubjectRule
 
@@ -140,10 +140,7 @@ class SelfieScorer:
         return self.classifier.card.input_size
 
     def decode(self, source: ImageSource) -> Image.Image:
-        image = load_image(source, min_size=WORK_SIDE)
-        if max(image.size) > WORK_SIDE:
-            image.thumbnail((WORK_SIDE, WORK_SIDE), Image.BILINEAR)
-        return image
+        return load_photo(source, WORK_SIDE)
 
     def prepare(self, source: ImageSource) -> Prepared:
         """CPU work before the model: decode, find faces, aligned crops, the whole photo."""

@@ -71,6 +71,7 @@ class Queued:
     user_id: int | None = None
     album: str | None = None  # set: this stands for its whole album; ``take_album`` gives every photo
     ref: str | None = None  # the backend's own handle (a stream entry id), passed back to ``done``
+    tries: int = 0  # times a process took it and ended before answering it (a crash; maybe this update's file)
 
 
 class Store(ABC):
@@ -126,7 +127,8 @@ class Store(ABC):
 
     @abstractmethod
     async def recover(self) -> int:
-        """Updates taken but never done (a crash) go back to the queue. Returns how many."""
+        """Updates taken but never done (a crash) go back to the queue, their ``tries`` counted.
+        Returns how many."""
 
     @abstractmethod
     async def queued(self) -> int:

@@ -201,16 +201,17 @@ class RedisStore(Store):
         async with self.redis.pipeline(transaction=True) as pipe:
             for q in items:
                 pipe.exists(f"{self.p}done:{q.update_id}")
-                pipe.set(f"{self.p}taken:{q.update_id}", 1, ex=KEEP_S)
+                pipe.incr(f"{self.p}taken:{q.update_id}")  # over 1: a process took it before and ended
+                pipe.expire(f"{self.p}taken:{q.update_id}", KEEP_S)
                 pipe.get(f"{self.p}notice:{q.update_id}")
             replies = await pipe.execute()
         out, answered = [], []
         for i, q in enumerate(items):
-            done, _, notice = replies[3 * i : 3 * i + 3]
+            done, taken, _, notice = replies[4 * i : 4 * i + 4]
             if done:  # answered by a replica that died before acknowledging it
                 answered.append(q)
             else:
-                out.append(q if notice is None else replace(q, notice=int(notice)))
+                out.append(replace(q, notice=None if notice is None else int(notice), tries=int(taken) - 1))
         await self.accepted(answered)
         return out
 

@@ -47,7 +47,7 @@ FAIR_WINDOW_S = 600  # updates served in the last 10 minutes count against a use
 FAIR_ORDER = (
     "WITH served AS (SELECT user_id, count(*) AS n FROM updates "
     "WHERE state != 'pending' AND received > ? GROUP BY user_id), "
-    "ranked AS (SELECT u.update_id, u.user_id, u.payload, u.received, u.notice, u.album, "
+    "ranked AS (SELECT u.update_id, u.user_id, u.payload, u.received, u.notice, u.album, u.tries, "
     "coalesce(s.n, 0) + ROW_NUMBER() OVER "
     "(PARTITION BY coalesce(u.user_id, u.update_id) ORDER BY u.update_id) AS turn "
     "FROM updates u LEFT JOIN served s ON s.user_id = u.user_id WHERE u.state = 'pending' "
@@ -78,6 +78,8 @@ class SQLiteStore(Store):
                 self._db.execute("ALTER TABLE updates ADD COLUMN album TEXT")
             if "digest" not in columns:  # from before digests: its answered ids count as another bot's
                 self._db.execute("ALTER TABLE updates ADD COLUMN digest TEXT")
+            if "tries" not in columns:
+                self._db.execute("ALTER TABLE updates ADD COLUMN tries INTEGER NOT NULL DEFAULT 0")
             self._db.execute(ALBUM_INDEX)
         self._migrate_json(self.path.parent)
 
@@ -108,7 +110,7 @@ class SQLiteStore(Store):
                     "INSERT INTO updates (update_id, user_id, received, payload, album, digest) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (update_id) DO UPDATE SET user_id = excluded.user_id, "
                     "received = excluded.received, payload = excluded.payload, album = excluded.album, "
-                    "digest = excluded.digest, state = 'pending', notice = NULL "
+                    "digest = excluded.digest, state = 'pending', notice = NULL, tries = 0 "
                     "WHERE updates.state = 'done' AND updates.digest IS NOT excluded.digest RETURNING 1",
                     (u.update_id, u.user_id, now, u.payload, u.album, u.digest),
                 )
@@ -122,12 +124,12 @@ class SQLiteStore(Store):
             return []
         with self._transaction() as db:
             rows = db.execute(
-                FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id, album FROM ranked "
+                FAIR_ORDER + "SELECT update_id, payload, received, notice, user_id, album, tries FROM ranked "
                 "ORDER BY turn, update_id LIMIT ?",
                 (time.time() - FAIR_WINDOW_S, n),
             ).fetchall()
             db.executemany("UPDATE updates SET state = 'taken' WHERE update_id = ?", [(r[0],) for r in rows])
-        return [Queued(*row) for row in rows]
+        return [_queued(row) for row in rows]
 
     async def album_last(self, album):
         (rows,) = self._tx([("SELECT max(received) FROM updates WHERE album = ?", (album,))])
@@ -138,12 +140,12 @@ class SQLiteStore(Store):
             [
                 (
                     "UPDATE updates SET state = 'taken' WHERE album = ? AND state != 'done' "
-                    "RETURNING update_id, payload, received, notice, user_id, album",
+                    "RETURNING update_id, payload, received, notice, user_id, album, tries",
                     (queued.album,),
                 )
             ]
         )
-        return sorted((Queued(*row) for row in rows), key=lambda q: q.update_id)
+        return sorted((_queued(row) for row in rows), key=lambda q: q.update_id)
 
     async def position(self, update_id):
         (rows,) = self._tx(
@@ -188,7 +190,7 @@ class SQLiteStore(Store):
     async def recover(self):
         rows, _ = self._tx(
             [
-                ("UPDATE updates SET state = 'pending' WHERE state = 'taken' RETURNING 1", ()),
+                ("UPDATE updates SET state = 'pending', tries = tries + 1 WHERE state = 'taken' RETURNING 1", ()),
                 ("DELETE FROM updates WHERE state = 'done' AND received < ?", (time.time() - KEEP_DONE_S,)),
                 ("DELETE FROM refs WHERE expires < ?", (time.time(),)),
             ]
@@ -323,6 +325,11 @@ def _score_rows(chat_id, user_id, name, probabilities) -> list[tuple[str, tuple]
         )
         for label, p in probabilities.items()
     ] + [("UPDATE scores SET name = ? WHERE chat_id = ? AND user_id = ?", (name, chat_id, user_id))]
+
+
+def _queued(row: tuple) -> Queued:
+    *fields, tries = row
+    return Queued(*fields, tries=tries)
 
 
 def _history(rows: list[tuple]) -> History:
