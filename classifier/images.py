@@ -16,9 +16,10 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 MAX_PIXELS = 50_000_000  # a phone photo is ~12 MP, a few phones save 48-50 MP
-# the decoded image plus its conversion's full-size copy, at most: a 48 MP RGB photo fits, a 7000x7000
-# RGBA or 16-bit file does not. Two decode threads: two such photos at once stay well under 700 MiB
-DECODE_BUDGET = 200 * 1024 * 1024
+# the decoded image plus its conversion's full-size copy, at most: a 24 MP PNG or HEIC fits (32 MP; JPEGs
+# of any size are decoded at a fraction), a 7000x7000 RGBA or 16-bit file does not. Two decode threads
+# with one such file each stay under 700 MiB with the bot's own ~360 (tests/hostile.py)
+DECODE_BUDGET = 128 * 1024 * 1024
 MIN_SIDE = 8  # nothing narrower holds a face or a pet
 MAX_ASPECT = 20  # a panorama is ~6:1; a 1 x 40,000,000 strip is an attack
 # what phones and chat apps send (a phone's multi-picture MPO opens as JPEG); everything else (EPS runs
