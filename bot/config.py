@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# the update types the handlers answer (bot/app.py add_handlers), asked of Telegram by the webhook and
+# getUpdates alike; an edit of an answered message would be answered again, a channel post reaches no handler
+ALLOWED_UPDATES = ("message", "callback_query", "inline_query")
+MIN_SECRET = 32
+DERIVE = "derive"  # WEBHOOK_SECRET=derive: the secret is made from the token, the same on every replica
+SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram takes as secret_token
+
 
 class ConfigError(ValueError):
     pass
+
+
+def derive_secret(token: str) -> str:
+    """A webhook secret from the token: HMAC-SHA256, URL-safe base64 (43 characters Telegram allows)."""
+    digest = hmac.new(token.encode(), b"mirror-mirror webhook secret", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -37,12 +54,31 @@ class Config:
     replica: str = "bot"  # this process's name among the replicas (its Redis consumer): keep it across restarts
     reclaim_s: float = 30.0  # a replica silent this long: the others take over the updates it held
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """A webhook without a long secret would take updates from anyone who finds its URL."""
+        if not self.webhook_url:
+            return
+        secret = self.webhook_secret or ""
+        if len(secret) < MIN_SECRET:
+            raise ConfigError(
+                f"WEBHOOK_URL needs WEBHOOK_SECRET of at least {MIN_SECRET} characters "
+                f"(A-Z a-z 0-9 _ -), or WEBHOOK_SECRET={DERIVE} to derive one from the token"
+            )
+        if not SECRET_CHARS.fullmatch(secret):
+            raise ConfigError("WEBHOOK_SECRET may hold only A-Z a-z 0-9 _ - and at most 256 characters")
+
     @classmethod
     def from_env(cls, env=None) -> Config:
         env = os.environ if env is None else env
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if not token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)")
+        secret = env.get("WEBHOOK_SECRET", "").strip() or None
+        if secret and secret.lower() == DERIVE:
+            secret = derive_secret(token)
         try:
             return cls(
                 token=token,
@@ -51,7 +87,7 @@ class Config:
                 model_dir=Path(env["MODEL_DIR"]) if env.get("MODEL_DIR") else None,
                 models_root=Path(env["MODELS_ROOT"]) if env.get("MODELS_ROOT") else None,
                 webhook_url=env.get("WEBHOOK_URL") or None,
-                webhook_secret=env.get("WEBHOOK_SECRET") or None,
+                webhook_secret=secret,
                 port=int(env.get("PORT", cls.port)),
                 listen=env.get("LISTEN", cls.listen),
                 state_dir=Path(env.get("STATE_DIR", cls.state_dir)),
@@ -66,6 +102,8 @@ class Config:
                 reclaim_s=float(env.get("RECLAIM_SECONDS", cls.reclaim_s)),
                 replica=env.get("REPLICA_NAME") or f"{socket.gethostname()}:{env.get('PORT', cls.port)}",
             )
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from None
 

@@ -355,7 +355,7 @@ async def test_a_burst_stays_under_telegrams_limits_and_429s_are_counted_and_log
 
     caplog.set_level(logging.WARNING, logger="bot.pacing")
     port = free_port()
-    webhook = dict(webhook_url=f"http://127.0.0.1:{port}", port=port, listen="127.0.0.1")
+    webhook = dict(webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s" * 32, port=port, listen="127.0.0.1")
     async with Harness(fake, tiny_classifier, tmp_path, **webhook):
         await burst_then_three_429s(fake, port)
     flood_lines = [r.getMessage() for r in caplog.records if "flood control" in r.getMessage()]
@@ -649,11 +649,11 @@ async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_pa
         tiny_classifier,
         tmp_path,
         webhook_url=f"http://127.0.0.1:{port}",
-        webhook_secret="s3cret",
+        webhook_secret="s3cret-" + "x" * 32,
         port=port,
         listen="127.0.0.1",
     ):
-        assert fake.webhook == {"url": f"http://127.0.0.1:{port}/telegram", "secret_token": "s3cret"}
+        assert fake.webhook == {"url": f"http://127.0.0.1:{port}/telegram", "secret_token": "s3cret-" + "x" * 32}
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
                 assert r.status == 200 and (await r.json())["model"] == "tiny-1"

@@ -85,7 +85,7 @@ def replica_env(fake, models_root: Path, state_dir: Path, redis_url: str | None,
         "TELEGRAM_API_BASE_URL": fake.api_base_url,
         "TELEGRAM_FILE_BASE_URL": fake.file_base_url,
         "WEBHOOK_URL": "https://mirror.example",  # the balancer's address: the fake delivers to each replica
-        "WEBHOOK_SECRET": "s3cret",
+        "WEBHOOK_SECRET": "derive",
         "MODELS_ROOT": str(models_root),
         "STATE_DIR": str(state_dir),
         "ADMIN_IDS": str(ADMIN),
