@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import secrets
 import signal
@@ -264,15 +263,19 @@ def peak_rss_mib() -> float:
 
 
 async def start_webhook_server(application: Application, config: Config, intake: Intake) -> web.AppRunner:
+    secret = (config.webhook_secret or "").encode()
+
     async def telegram_update(request: web.Request) -> web.Response:
-        if config.webhook_secret:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if not hmac.compare_digest(given, config.webhook_secret):
-                return web.Response(status=403)
+        # as bytes: any header compares (aiohttp keeps undecodable bytes as surrogates); none set refuses all
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode("utf-8", "surrogateescape")
+        if not secret or not hmac.compare_digest(given, secret):
+            return web.Response(status=403)
         try:
             raw = await request.json()
-            int(raw["update_id"])
-        except (json.JSONDecodeError, ValueError, KeyError, TypeError):
+        except ValueError:  # not JSON, or not UTF-8
+            return web.Response(status=400)
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if type(update_id) is not int or not 0 <= update_id < 2**63:  # a JSON integer the store can keep
             return web.Response(status=400)
         try:
             update = Update.de_json(raw, application.bot)
