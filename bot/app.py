@@ -28,7 +28,7 @@ from classifier import Classifier
 
 from . import handlers
 from .answered import AnsweringRequest
-from .config import Config
+from .config import ALLOWED_UPDATES, Config
 from .intake import UPDATES_PER_POLL, Intake  # noqa: F401 - UPDATES_PER_POLL: the tests read it here
 from .loopwatch import LoopWatch
 from .metrics import Metrics
@@ -229,7 +229,7 @@ async def run(
             await application.bot.set_webhook(
                 config.webhook_url.rstrip("/") + WEBHOOK_PATH,
                 secret_token=config.webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=list(ALLOWED_UPDATES),
             )
             polling = None
         else:

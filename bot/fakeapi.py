@@ -39,6 +39,8 @@ FLOOD_METHODS = frozenset(
 )
 OVERALL_PER_SECOND = 30
 GROUP_PER_MINUTE = 20
+# the update types Telegram leaves out when getUpdates names none (its allowed_updates default)
+UNASKED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
 @dataclass
@@ -63,6 +65,7 @@ class FakeBotAPI:
         self.calls: dict[str, int] = {}
         self.first_call: dict[str, float] = {}  # method -> time.monotonic() of its first call
         self.update_limits: list[int] = []  # the ``limit`` of every getUpdates call
+        self.allowed_updates: frozenset[str] = frozenset()  # the last getUpdates' allowed_updates; empty: default
         self.deleted: list[tuple[int, int]] = []  # (chat_id, message_id) the bot deleted
         self.targets: list[str] = []  # replicas behind a load balancer: webhooks go round-robin
         self._turn = itertools.count()
@@ -307,14 +310,23 @@ class FakeBotAPI:
         offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
         limit = int(p.get("limit") or 100)
         self.update_limits.append(limit)
-        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if "allowed_updates" in p:  # kept until a call names others, as Telegram does; [] is the default
+            self.allowed_updates = frozenset(p["allowed_updates"] or ())
+        self.updates = [u for u in self.updates if u["update_id"] >= offset and self._asked(u)]
         async with self._new_update:
             if not self.updates and timeout:
                 try:
                     await asyncio.wait_for(self._new_update.wait(), min(timeout, 2.0))
                 except TimeoutError:
                     pass
+        self.updates = [u for u in self.updates if self._asked(u)]  # the others Telegram never keeps
         return self.updates[:limit]
+
+    def _asked(self, update: dict) -> bool:
+        kinds = set(update) - {"update_id"}
+        if self.allowed_updates:
+            return bool(kinds & self.allowed_updates)
+        return not kinds <= UNASKED_BY_DEFAULT
 
     async def _m_deleteWebhook(self, p):
         self.webhook = None

@@ -32,6 +32,7 @@ from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.warnings import PTBUserWarning
 
 from .answered import answering, final_reply
+from .config import ALLOWED_UPDATES
 from .handlers import album, has_image, lang
 from .scoring import CAREFUL
 from .store import Incoming, Queued, Store
@@ -135,7 +136,7 @@ class Intake:
         # updates, begins them anew). Telegram redelivers what it has not confirmed; the store knows
         # a re-delivery by its id and payload, and takes the same id with another payload as new.
         offset, pause = None, 1.0
-        ask = {"timeout": POLL_TIMEOUT_S, "limit": UPDATES_PER_POLL, "allowed_updates": list(Update.ALL_TYPES)}
+        ask = {"timeout": POLL_TIMEOUT_S, "limit": UPDATES_PER_POLL, "allowed_updates": list(ALLOWED_UPDATES)}
         while not self._stopping.is_set():
             try:
                 # raw, so one update this library cannot read does not stop every later one (PTB's
