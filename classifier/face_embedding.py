@@ -15,6 +15,7 @@ logged, cached or sent; the bot keeps only the percentage made from it.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -31,6 +32,11 @@ MEAN = np.array([122.782, 117.001, 104.298], np.float32)  # dlib's input_rgb_ima
 # lookalike/ (2026-12-02); scaling it by 0.94-1.06 only took embeddings further from dlib's own chip's, on average
 TEMPLATE = np.array([[47.01, 45.13], [99.74, 44.58], [72.99, 76.89], [51.81, 100.89], [96.22, 100.61]])
 WEIGHTS_NAME = "dlib_face_recognition_resnet_model_v1.dat"
+# what the child that builds the graph inherits (and LC_*): enough to run Python, none of the bot's secrets
+CHILD_ENV = frozenset(
+    {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "LD_LIBRARY_PATH"}
+    | {"PYTHONPATH", "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONNOUSERSITE"}
+)
 
 
 def weights_file() -> Path:
@@ -175,6 +181,22 @@ def _give_back_freed_heap() -> None:
         pass
 
 
+def child_env(environ=None) -> dict[str, str]:
+    """The environment of the graph-building child: locale, paths and Python's own settings only (no
+    token, Redis URL or webhook secret), with this package's folder on its path wherever it was started."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if k in CHILD_ENV or k.startswith("LC_")}
+    here = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def _run_child(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], env=child_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+
+
 def write_graph(weights: Path, out: Path) -> None:
     Path(out).write_bytes(build_graph(*read_dlib_weights(weights)).SerializeToString())
 
@@ -194,12 +216,7 @@ class FaceEmbedder:
         # made from a path keeps ~30 MiB less than one made from bytes
         with tempfile.TemporaryDirectory(prefix="face-embedding-") as folder:
             graph = Path(folder) / "dlib_face_recognition_resnet_v1.onnx"
-            built = subprocess.run(
-                [sys.executable, "-m", __name__, str(weights or weights_file()), str(graph)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            built = _run_child("-m", __name__, str(weights or weights_file()), str(graph))
             if built.returncode != 0:
                 raise ValueError(f"could not build the face embedding: {built.stderr.strip().splitlines()[-1:]}")
             self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
