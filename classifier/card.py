@@ -113,12 +113,27 @@ def default_model_dir(root: Path | None = None) -> Path:
             f"no model is installed: {pointer} does not exist. Train one with "
             "`python -m training --data DIR --promote`, or pass --model DIR"
         ) from None
-    return root / name
+    return root / _folder_name(root, name, pointer)
+
+
+def _folder_name(root: Path, name: str, where) -> str:
+    """``name`` if it names a folder inside ``root`` (a symlink too, while it leads inside), else ModelError:
+    whoever can write the pointer must not make the bot load a model from anywhere else."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
+        raise ModelError(f"{where} must name a folder inside {root}, not {name!r}")
+    try:
+        inside, target = Path(root).resolve(), (Path(root) / name).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise ModelError(f"{where} names {name!r}, which does not resolve: {exc}") from None
+    if target == inside or not target.is_relative_to(inside):
+        raise ModelError(f"{where} names {name!r}, which leads outside {root} (to {target})")
+    return name
 
 
 def set_default(root: Path, version_dir_name: str) -> None:
     """Point ``models/DEFAULT`` at a version, atomically (a reader never sees half a name)."""
     pointer = Path(root) / DEFAULT_POINTER
+    _folder_name(Path(root), version_dir_name, "a default model")
     tmp = pointer.with_suffix(".tmp")
     tmp.write_text(version_dir_name + "\n", encoding="utf-8")
     tmp.replace(pointer)
