@@ -8,14 +8,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 \
 RUN useradd --create-home --uid 10001 mirror
 WORKDIR /app
 
-# dependencies first, so a code change does not reinstall them
-COPY pyproject.toml README.md ./
-COPY classifier/__init__.py classifier/__init__.py
-COPY training/__init__.py training/__init__.py
-COPY training/backbones/__init__.py training/backbones/__init__.py
-COPY bot/__init__.py bot/__init__.py
-COPY bot/store/__init__.py bot/store/__init__.py
-RUN pip install -e .
+# dependencies first, so a code change does not reinstall them: the exact versions and hashes of
+# requirements.lock (the README says how to refresh it), so two builds install the same bytes
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 
 COPY classifier classifier
 COPY training training
@@ -24,7 +20,8 @@ COPY bot bot
 COPY models models
 
 USER mirror
-ENV STATE_DIR=/home/mirror/state PORT=8080 LISTEN=0.0.0.0
+# the packages run from /app as they are (nothing to build or install for them)
+ENV PYTHONPATH=/app STATE_DIR=/home/mirror/state PORT=8080 LISTEN=0.0.0.0
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"

@@ -39,3 +39,28 @@ def test_image_runs_the_bot_as_a_non_root_user():
     assert f"EXPOSE {Config.port}" in docker and "COPY models models" in docker
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".venv" in ignored and "state" in ignored  # no local state or secrets baked in
+
+
+def test_the_image_installs_the_locked_hashed_versions_the_project_asks_for():
+    """requirements.lock pins every dependency (and theirs) with hashes, inside pyproject's ranges; a
+    floor raised in pyproject without refreshing the lock fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock):
+        match = re.match(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s\\;]+)", block)
+        if match:
+            assert "--hash=sha256:" in block, match.group(1)
+            pinned[canonicalize_name(match.group(1))] = match.group(2)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not in requirements.lock"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (name, pinned[name], line)
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in docker
