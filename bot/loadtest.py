@@ -173,7 +173,12 @@ async def burst(
     redis = None
     if replicas > 1 or redis_url:  # replicas share Redis and sit behind one webhook, round-robin
         redis = None if redis_url else RedisServer().start()
-        env.update(REDIS_URL=redis_url or redis.url, WEBHOOK_URL="https://mirror.example", RECLAIM_SECONDS="10")
+        env.update(
+            REDIS_URL=redis_url or redis.url,
+            WEBHOOK_URL="https://mirror.example",
+            WEBHOOK_SECRET="derive",
+            RECLAIM_SECONDS="10",
+        )
     bots = _Bots(env, replicas, webhook=redis is not None or bool(redis_url))
     total = photos + albums + groups * GROUP_SIZE
     depth = _QueueDepth(Path(state_dir) / "mirror.sqlite3", env.get("REDIS_URL"))
