@@ -49,6 +49,7 @@ NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, 
 RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long
 DEFAULT_RATE = 2.0  # answers per second assumed before any are measured
 ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of each other
+HOUSEKEEPING_S = 600  # answered rows and expired keys dropped this often, not only at start
 
 
 class Intake:
@@ -165,11 +166,17 @@ class Intake:
             log.info("answering %d updates left unfinished by the last run", recovered)
             if self.after_crash is not None:
                 self.after_crash()
-        measured = 0.0
+        measured = kept = time.monotonic()
         while not self._stopping.is_set():
             if time.monotonic() - measured > 1.0:
                 measured = time.monotonic()
                 self.metrics.queue.set(await self.store.queued())
+            if time.monotonic() - kept > HOUSEKEEPING_S:
+                kept = time.monotonic()
+                try:
+                    await self.store.housekeeping()
+                except Exception as exc:  # noqa: BLE001 - housekeeping waits for the next round
+                    log.warning("housekeeping failed: %s", type(exc).__name__)
             self._wake.clear()  # before taking: whatever arrives after the take wakes the wait below
             free = self.limit - len(self._tasks)
             for queued in await self.store.take(free) if free > 0 else []:

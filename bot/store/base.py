@@ -134,6 +134,11 @@ class Store(ABC):
     async def queued(self) -> int:
         """How many updates wait to be taken."""
 
+    async def housekeeping(self) -> int:
+        """Drop what has outlived its keep (answered updates' ids, expired keys); returns how many went.
+        Called every ``HOUSEKEEPING_S`` by the intake. Redis expires its own keys: nothing to do there."""
+        return 0
+
     # -- the game: each player's best score per label, per chat -----------------------------------
     @abstractmethod
     async def record_score(self, chat_id: int, user_id: int, name: str, probabilities: dict[str, float]) -> None: ...

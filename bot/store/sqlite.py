@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS updates (
     state TEXT NOT NULL DEFAULT 'pending', payload TEXT, notice INTEGER, album TEXT, digest TEXT
 );
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
+-- the fair order counts each user's updates of the last minutes: without it every take read every answered row
+CREATE INDEX IF NOT EXISTS updates_by_received ON updates (received);
 CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS last_cards (user_id INTEGER PRIMARY KEY, file_id TEXT NOT NULL, caption TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL, token TEXT);
@@ -200,6 +202,16 @@ class SQLiteStore(Store):
     async def queued(self):
         (rows,) = self._tx([("SELECT count(*) FROM updates WHERE state = 'pending'", ())])
         return rows[0][0]
+
+    async def housekeeping(self):
+        now = time.time()
+        done, refs = self._tx(
+            [
+                ("DELETE FROM updates WHERE state = 'done' AND received < ? RETURNING 1", (now - KEEP_DONE_S,)),
+                ("DELETE FROM refs WHERE expires < ? RETURNING 1", (now,)),
+            ]
+        )
+        return len(done) + len(refs)
 
     # -- game ---------------------------------------------------------------------------------------
     async def record_score(self, chat_id, user_id, name, probabilities):
