@@ -166,7 +166,7 @@ class Intake:
             log.info("answering %d updates left unfinished by the last run", recovered)
             if self.after_crash is not None:
                 self.after_crash()
-        measured = kept = time.monotonic()
+        measured, kept = 0.0, time.monotonic()
         while not self._stopping.is_set():
             if time.monotonic() - measured > 1.0:
                 measured = time.monotonic()
