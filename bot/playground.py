@@ -25,11 +25,26 @@ class Playground:
         self.fake = fake
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_get("/", self.page)
-        app.router.add_post("/play/send", self.send)
-        app.router.add_post("/play/button", self.button)
-        app.router.add_get("/play/events", self.events)
-        app.router.add_get("/play/file/{file_id}", self.file)
+        app.router.add_get("/", self.local(self.page))
+        app.router.add_post("/play/send", self.local(self.send))
+        app.router.add_post("/play/button", self.local(self.button))
+        app.router.add_get("/play/events", self.local(self.events))
+        app.router.add_get("/play/file/{file_id}", self.local(self.file))
+
+    @staticmethod
+    def local(handler):
+        """Only the page itself: a Host other than this machine's is a DNS-rebound name, and a
+        browser's Origin other than the page's is another website posting into the playground."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            port = request.url.port
+            mine = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+            origin = request.headers.get("Origin")
+            if request.host not in mine or (origin is not None and origin.removeprefix("http://") not in mine):
+                return web.Response(status=403, text="the playground answers only its own page on this machine")
+            return await handler(request)
+
+        return guarded
 
     @staticmethod
     def who(chat: str, member: str) -> tuple[dict, dict]:

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -222,3 +223,22 @@ def test_share_link_group_button_and_inline_mode(
     click_first(browser, "#inline .result img")  # the results re-draw as each inline answer arrives
     posted = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".me .via"))
     assert posted and browser.find_elements(By.CSS_SELECTOR, ".me img")
+
+
+def test_only_its_own_page_on_this_machine_is_answered(playground):
+    """Another website's form posting into the playground, or a rebound DNS name, is refused."""
+    port = playground.rsplit(":", 1)[1].strip("/")
+
+    def status(path: str, data: bytes | None = None, **headers) -> int:
+        request = urllib.request.Request(playground.rstrip("/") + path, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    form = b"chat=private&member=Ann&text=hello"
+    assert status("/play/send", form, Origin="https://evil.example") == 403
+    assert status("/", Host=f"evil.example:{port}") == 403
+    assert status("/play/send", form, Origin=f"http://127.0.0.1:{port}") == 200
+    assert status("/", Host=f"localhost:{port}") == 200
