@@ -29,12 +29,15 @@ DECODED_AT_ONCE = 6
 # set for an update taken again after a process ended while holding it: its file may be what ended it,
 # so it is read in a child process (classifier/sandbox.py) and can end only the child
 CAREFUL: ContextVar[bool] = ContextVar("careful", default=False)
+# such children at once (~40 MiB each, and a file's decode): after a kill, every update that was in hand is one
+CHILDREN_AT_ONCE = 2
 
 
 class Scorer:
     def __init__(self, classifier: Classifier, max_pending: int = 16):
         self._admission = Admission(max_pending)
         self._decoded = asyncio.Semaphore(DECODED_AT_ONCE)  # the rest of a photo's slot: download, answer
+        self._children = asyncio.Semaphore(CHILDREN_AT_ONCE)
         self._explain_pool = ThreadPoolExecutor(1, thread_name_prefix="explain")
         self._retired: list[MicroBatcher] = []
         self.swap(classifier)
@@ -72,7 +75,7 @@ class Scorer:
         """Person, pet or neither, and the answer (``SelfieScorer.steps``, its model runs shared with
         other photos' in micro-batches). Call inside ``admit()``."""
         if CAREFUL.get() and isinstance(image, (bytes, bytearray)):  # a clip's frames were read apart already
-            image = await read_in_child(image, "photo", WORK_SIDE)
+            image = await self._apart(image, "photo", WORK_SIDE)
         async with self._decoded:
             batcher, steps = self._batcher, self.selfies.steps(image)
             kind, value = await batcher.off_loop(advance, steps)  # CPU work on the decode threads
@@ -86,11 +89,15 @@ class Scorer:
         from classifier.clips import combine, sample_frames
 
         if CAREFUL.get():
-            frames = await read_in_child(data, "clip")
+            frames = await self._apart(data, "clip")
         else:
             frames = await self._batcher.off_loop(sample_frames, data)
         results = await asyncio.gather(*(self.score(frame) for frame in frames))
         return combine(list(results), self.classifier)
+
+    async def _apart(self, data: bytes, kind: str, side: int = WORK_SIDE):
+        async with self._children:
+            return await read_in_child(data, kind, side)
 
     async def render(self, fn, *args):
         """Drawing a card is CPU work too: keep it off the loop."""
@@ -104,7 +111,7 @@ class Scorer:
 
         classifier, selfies = self.classifier, self.selfies
         if CAREFUL.get():
-            image = await read_in_child(image, "photo", WORK_SIDE)
+            image = await self._apart(image, "photo", WORK_SIDE)
 
         def work():
             if self._explainer is None or self._explainer.classifier is not classifier:
