@@ -283,3 +283,25 @@ async def test_one_place_in_line_note_per_user_and_none_for_an_answered_update(s
     (taken,) = await store.take(1)
     await store.done(taken)
     assert await store.set_notice(50, 999) is False  # answered already: the note must go, not be kept
+
+
+async def test_forget_erases_the_users_keys_and_answered_updates_and_keeps_rate_limits(store):
+    """/forgetme must not reset an abuse limit; it erases the user's "why?" keys and share links (not
+    another's) and what answered updates of theirs still hold; an unanswered one stays whole."""
+    await store.remember("why-5", '{"file_id": "f", "user_id": 5}', user_id=5)
+    await store.remember("share:5", '{"dog": 0.5}', ttl_s=30 * 24 * 3600, user_id=5)
+    await store.remember("why-6", '{"file_id": "g", "user_id": 6}', user_id=6)
+    await store.enqueue([incoming(1, 5, "Ann's photo"), incoming(2, 5, "Ann's next", album="5:a"), incoming(3, 5)])
+    taken = await store.take(2)
+    for q in taken:
+        await store.done(q)
+    assert [await store.hit(5, 1, 60, t) for t in ("u1", "u2")][1] > 0
+    assert await store.hit(5, 1, 60, "n1", kind="note") == 0.0 and await store.hit(5, 1, 60, "n2", kind="note") > 0
+    gone = await store.forget(5)
+    assert gone.others == 2 and gone.total == 2
+    assert await store.recall("why-5") is None and await store.recall("share:5") is None
+    assert await store.recall("why-6") is not None
+    assert await store.hit(5, 1, 60, "u3") > 0 and await store.hit(5, 1, 60, "n3", kind="note") > 0  # still spent
+    assert await store.enqueue([incoming(1, 5, "Ann's photo")]) == 0  # an answered one is still recognised
+    (left,) = await store.take(5)
+    assert (left.update_id, left.user_id, left.payload) == (3, 5, "u3")  # waiting: kept whole, to be answered

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 WHY_TTL_S = 7 * 24 * 3600  # a "why?" button works for a week (Telegram keeps file ids much longer)
+SHARE_TTL_S = 30 * 24 * 3600  # a share link's numbers
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,11 @@ class Forgotten:
     answers: int
     leaderboard_entries: int
     settings: int
+    others: int = 0  # "why?" buttons, share links, the last result card
 
     @property
     def total(self) -> int:
-        return self.answers + self.leaderboard_entries + self.settings
+        return self.answers + self.leaderboard_entries + self.settings + self.others
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,9 @@ class Store(ABC):
     @abstractmethod
     async def forget(self, user_id: int) -> Forgotten:
         """Erase everything kept about a user: answers, leaderboard entries, their private chat's
-        settings, their last result card."""
+        settings, their last result card, their "why?" keys and share links, and what the queue
+        still holds of their answered updates (unanswered ones stay whole, to be answered). Rate
+        limits stay: forgetting must not reset an abuse limit."""
 
     @abstractmethod
     async def set_last_card(self, user_id: int, file_id: str, caption: str) -> None:
@@ -177,14 +181,15 @@ class Store(ABC):
 
     # -- short-lived keys -------------------------------------------------------------------------------
     @abstractmethod
-    async def hit(self, user_id: int, limit: int, window_s: float, token: str) -> float:
+    async def hit(self, user_id: int, limit: int, window_s: float, token: str, kind: str = "") -> float:
         """Count one photo (``token``: its update) against the user's allowance: 0 if allowed, else
         seconds to wait. The same token again (an update handled again after a crash) is not
-        counted twice."""
+        counted twice. ``kind`` names another allowance of the same id ("chat": a group's photos)."""
 
     @abstractmethod
-    async def remember(self, key: str, file_id: str, ttl_s: float = WHY_TTL_S) -> None:
-        """Keep a photo's Telegram file id under a short key (a "why?" button's callback data)."""
+    async def remember(self, key: str, file_id: str, ttl_s: float = WHY_TTL_S, user_id: int | None = None) -> None:
+        """Keep a short value under a short key (a "why?" button's photo file id and owner, a share
+        link's numbers); with ``user_id`` it is theirs, and ``forget`` erases it."""
 
     @abstractmethod
     async def recall(self, key: str) -> str | None: ...

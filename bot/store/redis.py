@@ -135,6 +135,15 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
+REMEMBER = """
+-- a short-lived value; KEYS[2] (optional): its owner's index, kept as long as its longest-lived key
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if #KEYS > 1 then
+  redis.call('SADD', KEYS[2], KEYS[1])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+end
+return 0
+"""
 
 
 class RedisStore(Store):
@@ -149,6 +158,7 @@ class RedisStore(Store):
         self._window = self.redis.register_script(WINDOW)
         self._settle = self.redis.register_script(SETTLE)
         self._release = self.redis.register_script(RELEASE)
+        self._remember = self.redis.register_script(REMEMBER)
         self._spent = itertools.count()
         self._groups_made = False
         self._redo: list[Queued] = []
@@ -378,12 +388,31 @@ class RedisStore(Store):
                     pipe.zrem(f"{self.p}top:{chat_id}:{label}", user_id)
                 pipe.hdel(f"{self.p}names:{chat_id}", user_id)
             pipe.hdel(f"{self.p}settings", user_id)
-            pipe.delete(
-                *(f"{self.p}{k}:{user_id}" for k in ("history", "chats", "hits", "lastcard", "noted")),
-            )
+            pipe.delete(*(f"{self.p}{k}:{user_id}" for k in ("history", "chats", "noted", "turn")))
+            pipe.delete(f"{self.p}lastcard:{user_id}")
             replies = await pipe.execute()
-        settings = replies[-2]
-        return Forgotten(answers, len(chats), int(settings))
+        settings, card = replies[-3], replies[-1]
+        return Forgotten(answers, len(chats), int(settings), int(card) + await self._forget_traces(user_id))
+
+    async def _forget_traces(self, user_id: int) -> int:
+        """The user's "why?" keys and share links (how many there were), and what answered updates of
+        theirs left: stream entries not yet acknowledged, and their private albums' last-photo times."""
+        refs = f"{self.p}refs:{user_id}"
+        keys = await self.redis.smembers(refs)
+        erased = int(await self.redis.delete(*keys)) if keys else 0
+        await self.redis.delete(refs)
+        for level in range(LEVELS):
+            answered = []
+            for entry, fields in await self.redis.xrange(self._q(level), count=10_000):
+                if fields.get("user") == str(user_id) and await self.redis.exists(f"{self.p}done:{fields['id']}"):
+                    answered.append(entry)
+            if answered:
+                await self.redis.xack(self._q(level), GROUP, *answered)
+                await self.redis.xdel(self._q(level), *answered)
+        async for key in self.redis.scan_iter(match=f"{self.p}album:{user_id}:*:last", count=1000):
+            if not await self.redis.exists(key.removesuffix(":last")):  # its photos were taken: answered
+                await self.redis.delete(key)
+        return erased
 
     async def set_last_card(self, user_id, file_id, caption):
         await self.redis.hset(f"{self.p}lastcard:{user_id}", mapping={"file_id": file_id, "caption": caption})
@@ -393,8 +422,8 @@ class RedisStore(Store):
         return (card["file_id"], card["caption"]) if card else None
 
     # -- short-lived keys ---------------------------------------------------------------------------
-    async def hit(self, user_id, limit, window_s, token):
-        return await self._spend(f"hits:{user_id}", limit, window_s, True, token)
+    async def hit(self, user_id, limit, window_s, token, kind=""):
+        return await self._spend(f"hits:{kind + ':' if kind else ''}{user_id}", limit, window_s, True, token)
 
     async def reserve(self, key, limit, period_s, spend=True):
         return await self._spend(f"sent:{key}", limit, period_s, spend, f"{self.consumer}:{next(self._spent)}")
@@ -417,8 +446,9 @@ class RedisStore(Store):
     async def release_note(self, user_id, update_id):
         await self._release(keys=[f"{self.p}noted:{user_id}"], args=[update_id])
 
-    async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
-        await self.redis.set(f"{self.p}why:{key}", file_id, px=max(1, int(ttl_s * 1000)))
+    async def remember(self, key, file_id, ttl_s=WHY_TTL_S, user_id=None):
+        keys = [f"{self.p}why:{key}"] + ([] if user_id is None else [f"{self.p}refs:{user_id}"])
+        await self._remember(keys=keys, args=[file_id, max(1, int(ttl_s * 1000))])
 
     async def recall(self, key):
         return await self.redis.get(f"{self.p}why:{key}")

@@ -37,9 +37,11 @@ CREATE TABLE IF NOT EXISTS updates (
 CREATE INDEX IF NOT EXISTS updates_by_state ON updates (state, user_id, update_id);
 -- the fair order counts each user's updates of the last minutes: without it every take read every answered row
 CREATE INDEX IF NOT EXISTS updates_by_received ON updates (received);
-CREATE TABLE IF NOT EXISTS refs (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS refs (
+    key TEXT PRIMARY KEY, file_id TEXT NOT NULL, expires REAL NOT NULL, user_id INTEGER
+);
 CREATE TABLE IF NOT EXISTS last_cards (user_id INTEGER PRIMARY KEY, file_id TEXT NOT NULL, caption TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL, token TEXT);
+CREATE TABLE IF NOT EXISTS hits (user_id INTEGER NOT NULL, at REAL NOT NULL, token TEXT, kind TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS hits_by_user ON hits (user_id, at);
 """
 ALBUM_INDEX = "CREATE INDEX IF NOT EXISTS updates_by_album ON updates (album, state) WHERE album IS NOT NULL"
@@ -83,6 +85,13 @@ class SQLiteStore(Store):
             if "tries" not in columns:
                 self._db.execute("ALTER TABLE updates ADD COLUMN tries INTEGER NOT NULL DEFAULT 0")
             self._db.execute(ALBUM_INDEX)
+            if "user_id" not in {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}:
+                self._db.execute("ALTER TABLE refs ADD COLUMN user_id INTEGER")  # older keys: nobody's
+            if "kind" not in {row[1] for row in self._db.execute("PRAGMA table_info(hits)")}:
+                self._db.execute("ALTER TABLE hits ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
+            self._db.execute("CREATE INDEX IF NOT EXISTS refs_by_user ON refs (user_id) WHERE user_id IS NOT NULL")
+            self._db.execute("CREATE INDEX IF NOT EXISTS hits_by_kind ON hits (kind, at)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS refs_by_expiry ON refs (expires)")
         self._migrate_json(self.path.parent)
 
     @contextlib.contextmanager
@@ -258,12 +267,18 @@ class SQLiteStore(Store):
                 ("SELECT DISTINCT chat_id FROM scores WHERE user_id = ?", (user_id,)),  # one entry per chat
                 ("DELETE FROM scores WHERE user_id = ?", (user_id,)),
                 ("DELETE FROM settings WHERE chat_id = ? RETURNING 1", (user_id,)),
-                ("DELETE FROM hits WHERE user_id = ?", (user_id,)),
-                ("DELETE FROM last_cards WHERE user_id = ?", (user_id,)),
+                ("DELETE FROM last_cards WHERE user_id = ? RETURNING 1", (user_id,)),
+                ("DELETE FROM refs WHERE user_id = ? RETURNING 1", (user_id,)),
+                # answered: only the id and digest stay (a re-delivery is still recognised); hits stay too
+                (
+                    "UPDATE updates SET user_id = NULL, payload = NULL, album = NULL, notice = NULL "
+                    "WHERE user_id = ? AND state = 'done'",
+                    (user_id,),
+                ),
             ]
         )
-        answers, chats, _, settings, _, _ = (len(rows) for rows in counts)
-        return Forgotten(answers, chats, settings)
+        answers, chats, _, settings, card, refs, _ = (len(rows) for rows in counts)
+        return Forgotten(answers, chats, settings, card + refs)
 
     async def set_last_card(self, user_id, file_id, caption):
         self._tx([("INSERT OR REPLACE INTO last_cards VALUES (?, ?, ?)", (user_id, file_id, caption))])
@@ -273,20 +288,30 @@ class SQLiteStore(Store):
         return tuple(rows[0]) if rows else None
 
     # -- short-lived keys ---------------------------------------------------------------------------
-    async def hit(self, user_id, limit, window_s, token):
-        now = time.time()
+    async def hit(self, user_id, limit, window_s, token, kind=""):
+        now, who = time.time(), (kind, user_id)
         with self._transaction() as db:
-            db.execute("DELETE FROM hits WHERE user_id = ? AND at <= ?", (user_id, now - window_s))
-            rows = db.execute("SELECT at, token FROM hits WHERE user_id = ? ORDER BY at", (user_id,)).fetchall()
+            # everyone's spent hits of this kind go: none outlives its window
+            db.execute("DELETE FROM hits WHERE kind = ? AND at <= ?", (kind, now - window_s))
+            rows = db.execute("SELECT at, token FROM hits WHERE kind = ? AND user_id = ? ORDER BY at", who).fetchall()
             if any(t == token for _, t in rows):
                 return 0.0
             if len(rows) >= limit:
                 return window_s - (now - rows[0][0])
-            db.execute("INSERT INTO hits VALUES (?, ?, ?)", (user_id, now, token))
+            db.execute("INSERT INTO hits (user_id, at, token, kind) VALUES (?, ?, ?, ?)", (user_id, now, token, kind))
         return 0.0
 
-    async def remember(self, key, file_id, ttl_s=WHY_TTL_S):
-        self._tx([("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (key, file_id, time.time() + ttl_s))])
+    async def remember(self, key, file_id, ttl_s=WHY_TTL_S, user_id=None):
+        now = time.time()
+        self._tx(
+            [
+                ("DELETE FROM refs WHERE expires < ?", (now,)),  # none outlives its days
+                (
+                    "INSERT OR REPLACE INTO refs (key, file_id, expires, user_id) VALUES (?, ?, ?, ?)",
+                    (key, file_id, now + ttl_s, user_id),
+                ),
+            ]
+        )
 
     async def recall(self, key):
         (rows,) = self._tx([("SELECT file_id FROM refs WHERE key = ? AND expires >= ?", (key, time.time()))])
