@@ -1,14 +1,15 @@
-"""Why: a signed Grad-CAM map on the backbone's last convolution.
+"""Why: what moved the answer, drawn on the photo.
 
-Positive where the picture pushed towards the first label of ``toward`` (puppy), negative where
-it pushed towards the other (kitty). Needs the Keras model (LiteRT has no gradients), loaded
-lazily the first time someone asks.
+Occlusion on the served model itself (LiteRT or Keras, no gradients needed, so no TensorFlow at
+serving time): each patch of the model's input greyed out in turn, the answer's change mapped back.
+Positive where the picture pushed towards the first label of ``toward`` (puppy), negative where it
+pushed towards the other (kitty). A person's face read by the face embedding is explained the same
+way on its face chip (``face_heatmap``).
 """
 
 from __future__ import annotations
 
-import threading
-
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -16,59 +17,46 @@ from .images import to_model_input
 from .model import Classifier
 
 OCCLUDE, OCCLUDE_STEP = 30, 20  # px of the 150-px face chip: 7 x 7 patches, 50 embeddings a face
+PATCHES = 7  # patches per side of the model's input (a quarter of its side each, overlapping by half): 50 inputs
+GREY = 128
+
+
+def occlusions(side: int, patches: int = PATCHES) -> list[tuple[int, int, int]]:
+    """(y, x, size) of each patch: ``patches`` per side, each a quarter of ``side``, overlapping."""
+    size = side // 4
+    starts = np.linspace(0, side - size, patches).round().astype(int)
+    return [(int(y), int(x), size) for y in starts for x in starts]
 
 
 class Explainer:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
-        self._graph = None
-        self._lock = threading.Lock()
-
-    def _build(self):
-        import keras
-
-        from .runtime import KerasRuntime
-
-        runtime = self.classifier.runtime
-        model = (
-            runtime.model
-            if isinstance(runtime, KerasRuntime)
-            else KerasRuntime(self.classifier.path / self.classifier.card.model_file).model
-        )
-        if isinstance(model.output, dict):  # a multi-head artifact (training/heads.py)
-            shared, top = model.get_layer("shared_bottom"), model.get_layer("tuned_top")
-            pets, people = model.get_layer("logits"), model.get_layer("people")
-
-            def heads(x, training=False):
-                features = shared(x, training=training)
-                pooled = top(features, training=training)
-                return features, pets(pooled), people(pooled)
-
-            return heads
-        conv = [layer for layer in model.layers if len(layer.output.shape) == 4][-1]
-        single = keras.Model(model.inputs, [conv.output, model.outputs[0]])
-        return lambda x, training=False: (*single(x, training=training), None)
 
     def heatmap(self, image: Image.Image, toward: tuple[str, str] = ("dog", "cat"), person: bool = False) -> np.ndarray:
         """A float map in [-1, 1] with ``image``'s height and width. ``person``: explain the
         people head (dog-like vs cat-like face), which is what answers for a person."""
-        import tensorflow as tf
-
         labels = self.classifier.card.labels
         plus, minus = (labels.index(t) if t in labels else i for i, t in zip((-1, 0), toward))
-        x = tf.constant(to_model_input(image, self.classifier.card.input_size)[None].astype(np.float32))
-        with self._lock:
-            if self._graph is None:
-                self._graph = self._build()
-            with tf.GradientTape() as tape:
-                features, logits, people = self._graph(x, training=False)
-                target = people[:, 0] if person and people is not None else logits[:, plus] - logits[:, minus]
-            grads = tape.gradient(target, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.reduce_sum(weights * features, axis=-1)[0].numpy()
-        peak = np.abs(cam).max()
-        cam = cam / peak if peak > 0 else cam
-        resized = Image.fromarray(cam.astype(np.float32), "F").resize(image.size, Image.BILINEAR)
+        side = self.classifier.card.input_size
+        pixels = to_model_input(image, side)
+        spots = occlusions(side)
+        batch = np.repeat(pixels[None], len(spots) + 1, axis=0)
+        for k, (y, x, size) in enumerate(spots, start=1):
+            batch[k, y : y + size, x : x + size] = GREY
+        out = self.classifier.runtime(batch.astype(np.float32))
+        if person and "people" in out:
+            target = out["people"].reshape(len(batch), -1)[:, 0]
+        else:
+            target = out["pets"][:, plus] - out["pets"][:, minus]
+        heat, count = np.zeros((side, side), np.float32), np.zeros((side, side), np.float32)
+        for (y, x, size), value in zip(spots, target[1:]):
+            heat[y : y + size, x : x + size] += target[0] - value  # > 0: this part pushed towards ``plus``
+            count[y : y + size, x : x + size] += 1
+        # patches overlap by half: a blur of that width turns their steps into the slope they measure
+        heat = cv2.GaussianBlur(heat / np.maximum(count, 1), (0, 0), spots[0][2] / 4)
+        peak = np.abs(heat).max()
+        heat = heat / peak if peak > 0 else heat
+        resized = Image.fromarray(heat, "F").resize(image.size, Image.BILINEAR)
         return np.clip(np.asarray(resized), -1.0, 1.0)
 
     def face_heatmap(self, image: Image.Image, face) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,13 @@ class KerasRuntime:
 
     def __init__(self, path: Path):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
+        try:
+            import keras
+        except ImportError:
+            raise ModelError(
+                f"{path.parent} has no {TFLITE_FILE}, and serving its Keras model needs the training extra "
+                f"(pip install '.[training]'); or run `python -m classifier.compile {path.parent}` where it is"
+            ) from None
 
         try:
             self.model = keras.saving.load_model(path, compile=False)
