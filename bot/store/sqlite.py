@@ -302,14 +302,12 @@ class SQLiteStore(Store):
         return 0.0
 
     async def remember(self, key, file_id, ttl_s=WHY_TTL_S, user_id=None):
-        now = time.time()
         self._tx(
             [
-                ("DELETE FROM refs WHERE expires < ?", (now,)),  # none outlives its days
                 (
                     "INSERT OR REPLACE INTO refs (key, file_id, expires, user_id) VALUES (?, ?, ?, ?)",
-                    (key, file_id, now + ttl_s, user_id),
-                ),
+                    (key, file_id, time.time() + ttl_s, user_id),
+                )
             ]
         )
 
