@@ -70,16 +70,23 @@ class BotState:
             if not self._busy:
                 self._idle.set()
 
-    async def remember(self, file_id: str) -> str:
-        """A short key for a "why?" button (callback data is capped at 64 bytes, file ids are not)."""
+    async def remember(self, value: str, user_id: int | None = None) -> str:
+        """A short key for a "why?" button (callback data is capped at 64 bytes, file ids are not);
+        with ``user_id`` the key is theirs, and /forgetme erases it."""
         key = secrets.token_urlsafe(9)
-        await self.store.remember(key, file_id)
+        await self.store.remember(key, value, user_id=user_id)
         return key
 
-    async def allowance(self, update: Update) -> float:
-        """Count the update's photo against its sender's rate limit: 0 if allowed, else seconds to wait."""
-        user_id = update.effective_user.id
-        return await self.store.hit(user_id, self.config.rate_limit, self.config.rate_window_s, str(update.update_id))
+    async def allowance(self, update: Update, token: str | None = None) -> float:
+        """Count one photo (``token``, by default the update's id) against its sender's rate limit and,
+        in a group, the group's: 0 if allowed, else seconds to wait. A sender over their own limit
+        spends nothing of the group's."""
+        config, token = self.config, token or str(update.update_id)
+        wait = await self.store.hit(update.effective_user.id, config.rate_limit, config.rate_window_s, token)
+        chat = update.effective_chat
+        if wait or chat is None or chat.id >= 0:
+            return wait
+        return await self.store.hit(chat.id, config.group_rate_limit, config.rate_window_s, token, kind="chat")
 
     async def reload_everywhere(self) -> tuple[bool, str]:
         """Reload here, then tell every other replica to do the same (each runs its own canary)."""

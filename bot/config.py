@@ -43,6 +43,9 @@ class Config:
     state_dir: Path = Path("state")
     rate_limit: int = 6  # photos per user ...
     rate_window_s: float = 60.0  # ... per this many seconds
+    group_rate_limit: int = 30  # photos per group chat per rate_window_s, whoever sends them
+    inline_rate_limit: int = 30  # inline queries per user per rate_window_s
+    note_interval_s: float = 10.0  # at most one hint or "slow down" per user this often; more get nothing
     # updates handled at once (download to answer); the rest wait in the store. 16 keep both cores busy
     # (64 were no faster, and held 90 MiB more: `python -m bot.loadtest --max-pending 64`)
     max_pending: int = 16
@@ -93,6 +96,9 @@ class Config:
                 state_dir=Path(env.get("STATE_DIR", cls.state_dir)),
                 rate_limit=int(env.get("RATE_LIMIT", cls.rate_limit)),
                 rate_window_s=float(env.get("RATE_WINDOW_SECONDS", cls.rate_window_s)),
+                group_rate_limit=int(env.get("GROUP_RATE_LIMIT", cls.group_rate_limit)),
+                inline_rate_limit=int(env.get("INLINE_RATE_LIMIT", cls.inline_rate_limit)),
+                note_interval_s=float(env.get("NOTE_INTERVAL_SECONDS", cls.note_interval_s)),
                 max_pending=int(env.get("MAX_PENDING", cls.max_pending)),
                 max_wait_s=60 * float(env.get("MAX_WAIT_MINUTES", cls.max_wait_s / 60)),
                 admins=frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split()),

@@ -28,6 +28,7 @@ from classifier.subject import NONE, PERSON
 from .answered import final_reply
 from .resultcard import render, render_album
 from .scoring import Busy
+from .store.base import SHARE_TTL_S
 from .texts import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
@@ -120,7 +121,9 @@ async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update.effective_message, text(lang(update), "privacy"))
+    config = context.bot_data["state"].config
+    window = round(max(config.rate_window_s, config.note_interval_s))  # the longest a rate limit keeps a hit
+    await reply(update.effective_message, text(lang(update), "privacy", window=window))
 
 
 async def me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -143,7 +146,14 @@ async def forget_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await reply(
         update.effective_message,
-        text(language, "forgot", answers=gone.answers, entries=gone.leaderboard_entries, settings=gone.settings),
+        text(
+            language,
+            "forgot",
+            answers=gone.answers,
+            entries=gone.leaderboard_entries,
+            settings=gone.settings,
+            others=gone.others,
+        ),
     )
 
 
@@ -174,16 +184,17 @@ async def group_caption(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def mirror_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/mirror as a reply to a photo scores that photo, for the photo's sender."""
+    """/mirror as a reply to a photo scores that photo, named for its sender; kept for them only
+    when they asked themselves (``answer_photo``)."""
     message = update.effective_message
     target = message.reply_to_message
     if target and has_image(target):
-        await play(update, context, target, target.from_user or update.effective_user, reply_to=message)
+        await play(update, context, target, target.from_user, reply_to=message)
     elif has_image(message):
         await play(update, context, message, update.effective_user)
     else:
         key = "hint" if update.effective_chat.type == ChatType.PRIVATE else "group_hint"
-        await reply(message, text(lang(update), key))
+        await note(update, context, message, text(lang(update), key))
 
 
 async def mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -195,11 +206,21 @@ async def mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def not_an_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update.effective_message, text(lang(update), "not_image"))
+    await note(update, context, update.effective_message, text(lang(update), "not_image"))
 
 
 async def text_hint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update.effective_message, text(lang(update), "hint"))
+    await note(update, context, update.effective_message, text(lang(update), "hint"))
+
+
+async def note(update: Update, context, message: Message, body: str) -> None:
+    """A hint or a "slow down": at most one per user per ``note_interval_s``, else nothing is sent, so a
+    flood gets no flood back (the update is still recorded as answered when its handler ends)."""
+    state, user = context.bot_data["state"], update.effective_user
+    interval = state.config.note_interval_s
+    if user is not None and await state.store.hit(user.id, 1, interval, str(update.update_id), kind="note"):
+        return
+    await reply(message, body)
 
 
 def has_image(message: Message) -> bool:
@@ -236,16 +257,16 @@ def pick_file(message: Message):
 
 
 async def animated_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update.effective_message, text(lang(update), "animated_sticker"))
+    await note(update, context, update.effective_message, text(lang(update), "animated_sticker"))
 
 
-async def share_link(state, username: str | None, result, card) -> str:
-    """t.me/<bot>?start=r<code>: the code keeps the answer's numbers (no photo, no name) for 30 days."""
+async def share_link(state, username: str | None, result, card, user_id: int) -> str:
+    """t.me/<bot>?start=r<code>: the code keeps the answer's numbers (no photo, no name) for 30 days,
+    as the user's (erased by /forgetme)."""
     head = result.headline
     code = secrets.token_urlsafe(6)
-    await state.store.remember(
-        "share:" + code, json.dumps({"subject": result.subject, **head.probabilities}), ttl_s=30 * 24 * 3600
-    )
+    numbers = json.dumps({"subject": result.subject, **head.probabilities})
+    await state.store.remember("share:" + code, numbers, ttl_s=SHARE_TTL_S, user_id=user_id)
     return f"t.me/{username}?start=r{code}"
 
 
@@ -261,6 +282,10 @@ def share_buttons(language: str, username: str | None, link: str, line: str) -> 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """@bot in any chat: the user's own last result card, to post there; shown to nobody else."""
     state, language, query = context.bot_data["state"], lang(update), update.inline_query
+    config = state.config
+    token = str(update.update_id)
+    if await state.store.hit(query.from_user.id, config.inline_rate_limit, config.rate_window_s, token, "inline"):
+        return  # over the window: left unanswered (Telegram asks again as they type)
     last = await state.store.last_card(query.from_user.id)
     if last is None:
         button = InlineQueryResultsButton(text(language, "inline_empty"), start_parameter="inline")
@@ -280,29 +305,41 @@ async def play(
 ) -> None:
     answer_to = reply_to or update.effective_message
     await within_limits(
-        context, update, answer_to, lambda: answer_photo(update, context, photo_message, player, answer_to)
+        context, update, answer_to, lambda *_: answer_photo(update, context, photo_message, player, answer_to)
     )
 
 
-async def within_limits(context, update: Update, answer_to: Message, work, photos: int = 1) -> None:
-    """The sender's rate limit, then a place among the photos in hand; ``work()`` gives the answer."""
+async def within_limits(context, update: Update, answer_to: Message, work, photos: list[str] = ()) -> None:
+    """The requester's rate limit (and a group's), a hit per photo (``photos``: their update ids; default
+    the update's own), then a place among the photos in hand. ``work(allowed, wait)`` answers the first
+    ``allowed`` photos; ``wait``: seconds until the rest would be."""
     state, language = context.bot_data["state"], lang(update)
+    photos = list(photos) or [str(update.update_id)]
     async with state.in_flight():
-        wait = await state.allowance(update)
-        if wait:
-            state.metrics.refused.labels("rate_limited").inc(photos)
-            await reply(answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+        allowed, wait = 0, 0.0
+        for token in photos:
+            if wait := await state.allowance(update, token):
+                break
+            allowed += 1
+        if allowed < len(photos):
+            state.metrics.refused.labels("rate_limited").inc(len(photos) - allowed)
+        if not allowed:
+            await note(update, context, answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
         try:
             async with state.scorer.admit():
-                await work()
+                await work(allowed, wait)
         except Busy:
-            state.metrics.refused.labels("busy").inc(photos)
+            state.metrics.refused.labels("busy").inc(allowed)
             await reply(answer_to, text(language, "busy"))
 
 
-async def answer_photo(update: Update, context, photo_message: Message, player: User, answer_to: Message) -> None:
+async def answer_photo(
+    update: Update, context, photo_message: Message, player: User | None, answer_to: Message
+) -> None:
     state, language, chat = context.bot_data["state"], lang(update), update.effective_chat
+    # consent: only a player's own request keeps anything about them (scores, history, keys, links)
+    own = player is not None and update.effective_user is not None and player.id == update.effective_user.id
     data = await fetch_photo(update, context, photo_message, answer_to)
     if data is None:
         return
@@ -328,7 +365,7 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     card = state.scorer.card
     history = None
-    if result.subject == PERSON and player:
+    if result.subject == PERSON and own:
         if group:
             await state.store.record_score(
                 chat.id, player.id, player.full_name, result.largest.prediction.probabilities
@@ -337,16 +374,17 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
             history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
     name = player.first_name if group and player else None
     limit, link = CAPTION_LIMIT if cards else MESSAGE_LIMIT, None
-    if not group:  # a result worth sharing: a link that opens the bot for a friend, and the game for a group
-        link = await share_link(state, context.bot.username, result, card)
+    if not group and own:  # a result worth sharing: a link that opens the bot for a friend, and the game for a group
+        link = await share_link(state, context.bot.username, result, card, player.id)
         limit -= telegram_len(text(language, "share_line", link=link)) + 1
     if clip is not None:
         caption = clip_message(language, clip, card, name, history, limit)
     else:
         caption = selfie_message(language, result, card, name, history, limit)
     buttons = []
-    if clip is None:  # the heat map reads one photo
-        key = await state.remember(pick_file(photo_message)[0])
+    if clip is None and own:  # the heat map reads one photo; only its sender may ask for it
+        why = json.dumps({"file_id": pick_file(photo_message)[0], "user_id": player.id})
+        key = await state.remember(why, player.id)
         buttons.append([InlineKeyboardButton(text(language, "why_button"), callback_data="why:" + key)])
     if link is not None:
         caption += "\n" + text(language, "share_line", link=link)
@@ -362,7 +400,7 @@ async def answer_photo(update: Update, context, photo_message: Message, player: 
     # bytes do (~120 KiB). Sixteen photos in hand kept ~40 MiB of decoded photos for nothing
     del result, clip
     sent = await state.outbox.answer(answer_to, single, line)
-    if sent is not None and sent.photo and player and not group:  # offered in inline mode from now on
+    if sent is not None and sent.photo and own and not group:  # offered in inline mode from now on
         await state.store.set_last_card(player.id, sent.photo[-1].file_id, caption)
 
 
@@ -394,7 +432,8 @@ async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> No
     first = updates[0]
     language, chat, player = lang(first), first.effective_chat, first.effective_user
     messages = [u.effective_message for u in updates if u.effective_message]
-    photos = [m for m in messages if has_image(m)][:MAX_ALBUM]
+    shown = [u for u in updates if u.effective_message and has_image(u.effective_message)][:MAX_ALBUM]
+    photos = [u.effective_message for u in shown]
     group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     if group and not any(asks_for_me(m, context.bot.username) for m in messages):
         return  # friends sharing an album among themselves
@@ -402,12 +441,18 @@ async def album(updates: list[Update], context: ContextTypes.DEFAULT_TYPE) -> No
     if not photos:
         await reply(answer_to, text(language, "not_image"))
         return
-    await within_limits(
-        context, first, answer_to, lambda: answer_album(context, photos, player, answer_to, group), len(photos)
-    )
+
+    def work(allowed: int, wait: float):
+        over = (len(photos) - allowed, wait)
+        return answer_album(context, photos[:allowed], player, answer_to, group, over)
+
+    await within_limits(context, first, answer_to, work, [str(u.update_id) for u in shown])  # a hit per photo
 
 
-async def answer_album(context, photos: list[Message], player: User, answer_to: Message, group: bool) -> None:
+async def answer_album(
+    context, photos: list[Message], player: User, answer_to: Message, group: bool, over: tuple[int, float] = (0, 0)
+) -> None:
+    """``over``: how many more photos the album had beyond the sender's limit, and the seconds until it frees."""
     state, language, chat_id = context.bot_data["state"], player.language_code, answer_to.chat_id
     cards = await state.store.cards(chat_id)
     await send(lambda: context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO if cards else ChatAction.TYPING))
@@ -433,7 +478,10 @@ async def answer_album(context, photos: list[Message], player: User, answer_to: 
         if len(result.faces) == 1:
             history = await state.store.add_answer(player.id, result.faces[0].prediction.probabilities)
     name = player.first_name if group else None
-    caption = album_message(language, results, verdict, card, name, history, CAPTION_LIMIT if cards else MESSAGE_LIMIT)
+    limit, extra = CAPTION_LIMIT if cards else MESSAGE_LIMIT, ""
+    if over[0]:
+        extra = "\n" + text(language, "album_over_limit", n=over[0], seconds=max(1, round(over[1])))
+    caption = album_message(language, results, verdict, card, name, history, limit - telegram_len(extra)) + extra
     if cards:
         picture = await state.scorer.render(render_album, results, card)
         single = lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True)  # noqa: E731
@@ -488,10 +536,14 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The "why?" button: the heat map of what looked puppy and what looked kitty."""
+    """The "why?" button: the heat map of what looked puppy and what looked kitty, for the photo's
+    sender only; anyone else gets a word only they see, and the chat nothing."""
     state, language, query = context.bot_data["state"], lang(update), update.callback_query
+    file_id, owner = why_key(await state.store.recall(query.data.split(":", 1)[1]))
+    if file_id is not None and owner != query.from_user.id:
+        await answer(lambda: query.answer(text(language, "why_not_yours"), show_alert=True))
+        return
     await send(lambda: query.answer())
-    file_id = await state.store.recall(query.data.split(":", 1)[1])
     answer_to = query.message
     if file_id is None or answer_to is None:
         if answer_to is not None:
@@ -516,6 +568,18 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             language, "why_caption", plus=label_name(language, "dog", card), minus=label_name(language, "cat", card)
         )
         await answer(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
+
+
+def why_key(value: str | None) -> tuple[str | None, int | None]:
+    """(photo file id, owner's user id) kept for a "why?" button; (None, None) when gone, or kept
+    before owners were (a bare file id: treated as expired)."""
+    try:
+        kept = json.loads(value) if value else None
+    except ValueError:
+        kept = None
+    if not isinstance(kept, dict) or not isinstance(kept.get("file_id"), str):
+        return None, None
+    return kept["file_id"], kept.get("user_id")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,9 +19,23 @@ TEXTS = {
         "73% puppy means more dog-like than most. It's a game, not a measurement of anyone.",
         "privacy": "I look at your photo in memory, answer, and forget it. I never store or log photos. "
         "To read a face I describe it in numbers (a face embedding, like face recognition uses): they exist "
-        "only while I answer and are never stored, logged or sent; only the percentage made from them is kept. "
-        "I keep numbers only: your past answers (for /me) and, in groups, each player's best score and "
-        "display name (for /top), and this chat's settings. /forgetme erases all of it.",
+        "only while I answer and are never stored, logged or sent; only the percentage made from them is kept.\n\n"
+        "What I keep, and how long:\n"
+        "• your past answers, numbers only (for /me), until /forgetme\n"
+        "• in a group where you play: your best scores and display name (for /top), until /forgetme\n"
+        "• each chat's settings (/cards); your private chat's until /forgetme\n"
+        "• your last result card: Telegram's file id of the card I sent you, and its caption (for inline "
+        "mode), until the next one or /forgetme\n"
+        '• a "why?" button: Telegram\'s file id of the photo (not the photo) and who may press it, 7 days\n'
+        "• a share link: the answer's numbers only, no photo and no name, 30 days\n"
+        "• each message you send me, as Telegram sent it (with your name), until I answer it; then only its "
+        "number, your user id and when it came, for a day (so a message Telegram sends twice is answered "
+        "once, and turns stay fair)\n"
+        "• rate limits: your user id and the times of your latest photos, messages and inline queries, for "
+        "at most {window} s\n\n"
+        "I score a photo for /top and /me only when its sender asks: /mirror on someone else's photo is "
+        "answered, not kept. /forgetme erases all of it except the rate limits (they stop floods, and end by "
+        "themselves) and the record of the /forgetme message itself (a day).",
         "pet": "this one is {percent}% {name} {emoji}",
         "pet_named": "{name}, this one is {percent}% {label} {emoji}",
         "breed": "{head} — a {breed}, I'd say",
@@ -56,7 +70,9 @@ TEXTS = {
         "me_empty": "I have no answers for you yet. Send me a selfie! 🤳",
         "me_forget": "/forgetme erases them.",
         "forgot": "Done: I erased everything I kept about you ({answers} answers, {entries} leaderboard entries, "
-        "{settings} settings).",
+        '{settings} settings) and {others} "why?" buttons, share links and cards.',
+        "why_not_yours": "Only the person who sent the photo can ask why 🙂",
+        "album_over_limit": "{n} more photos were over your limit: send them again in {seconds} s 🐾",
         "forgot_nothing": "I had nothing kept about you; there is nothing to erase.",
         "hint": "Send me a photo and I'll tell you how puppy or kitty you are 📸",
         "group_hint": "Reply /mirror to a photo, or send a photo with /mirror in the caption.",
@@ -103,9 +119,20 @@ TEXTS = {
         "강아지 73%는 대부분보다 강아지상이라는 뜻이에요. 재미로 하는 게임이지, 사람을 재는 것이 아니에요.",
         "privacy": "사진은 메모리에서만 보고 바로 잊어요. 사진을 저장하거나 기록하지 않아요. "
         "얼굴은 숫자로 바꿔서 읽어요(얼굴 인식에 쓰는 얼굴 임베딩): 답하는 동안에만 있고, 저장하거나 기록하거나 "
-        "보내지 않아요. 그것으로 만든 퍼센트만 남아요. "
-        "숫자만 저장해요: 지난 결과(/me), 그룹에서는 참가자의 최고 점수와 이름(/top), 이 채팅방 설정. "
-        "/forgetme 로 모두 지울 수 있어요.",
+        "보내지 않아요. 그것으로 만든 퍼센트만 남아요.\n\n"
+        "저장하는 것과 기간:\n"
+        "• 지난 결과, 숫자만(/me): /forgetme 할 때까지\n"
+        "• 참가한 그룹에서의 최고 점수와 표시 이름(/top): /forgetme 할 때까지\n"
+        "• 채팅방 설정(/cards): 개인 채팅방 설정은 /forgetme 할 때까지\n"
+        "• 마지막 결과 카드: 보내 드린 카드의 텔레그램 파일 ID와 설명(인라인 모드용), 다음 카드나 /forgetme 까지\n"
+        '• "왜?" 버튼: 사진의 텔레그램 파일 ID(사진 자체가 아니에요)와 누를 수 있는 사람, 7일\n'
+        "• 공유 링크: 결과 숫자만(사진도 이름도 없이), 30일\n"
+        "• 보내 주신 메시지: 텔레그램이 보낸 그대로(이름 포함) 답할 때까지. 그 뒤에는 번호, 사용자 ID, 받은 시각만 "
+        "하루 동안(같은 메시지가 두 번 와도 한 번만 답하고, 순서를 공평하게 하려고요)\n"
+        "• 사용량 제한: 사용자 ID와 최근 사진·메시지·인라인 요청 시각, 최대 {window}초\n\n"
+        "사진을 보낸 사람이 직접 요청할 때만 /top 과 /me 에 기록해요: 다른 사람의 사진에 /mirror 를 하면 답만 하고 "
+        "저장하지 않아요. /forgetme 로 모두 지울 수 있어요. 단, 사용량 제한(스팸을 막고 저절로 사라져요)과 "
+        "/forgetme 메시지 자체의 기록(하루)은 남아요.",
         "pet": "이 친구는 {percent}% {name} {emoji}",
         "pet_named": "{name}님, 이 친구는 {percent}% {label} {emoji}",
         "breed": "{head} — {breed} 같아요",
@@ -139,7 +166,10 @@ TEXTS = {
         "history_one": "📈 지금까지 셀카 1장: {parts}",
         "me_empty": "아직 결과가 없어요. 셀카를 보내 주세요! 🤳",
         "me_forget": "/forgetme 로 지울 수 있어요.",
-        "forgot": "저장된 정보를 모두 지웠어요 (결과 {answers}개, 순위 {entries}개, 설정 {settings}개).",
+        "forgot": "저장된 정보를 모두 지웠어요 (결과 {answers}개, 순위 {entries}개, 설정 {settings}개, "
+        '"왜?" 버튼·공유 링크·카드 {others}개).',
+        "why_not_yours": "사진을 보낸 사람만 왜? 를 볼 수 있어요 🙂",
+        "album_over_limit": "사진 {n}장은 한도를 넘었어요. {seconds}초 후에 다시 보내 주세요 🐾",
         "forgot_nothing": "저장된 정보가 없어서 지울 것이 없어요.",
         "hint": "사진을 보내 주시면 강아지상인지 고양이상인지 알려 드릴게요 📸",
         "group_hint": "사진에 /mirror 로 답장하거나, 사진 설명에 /mirror 를 써 주세요.",
