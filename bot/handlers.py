@@ -547,11 +547,11 @@ async def why_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     answer_to = query.message
     if file_id is None or answer_to is None:
         if answer_to is not None:
-            await reply(answer_to, text(language, "why_expired"))
+            await note(update, context, answer_to, text(language, "why_expired"))
         return
     async with state.in_flight():
-        if await state.allowance(update):
-            await reply(answer_to, text(language, "rate_limited", seconds=5))
+        if wait := await state.allowance(update):
+            await note(update, context, answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
             return
         try:
             async with state.scorer.admit():

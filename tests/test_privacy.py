@@ -194,7 +194,10 @@ async def test_why_answers_only_the_photos_sender(fake, tiny_classifier, tmp_pat
         stale = fake.message(private(513), {**user(513)}, text="x")
         query = {"id": "cb-old", "from": user(513), "chat_instance": "c", "data": "why:old-key", "message": stale}
         await fake.push(callback_query=query)
+        await fake.push(callback_query={**query, "id": "cb-old-again"})  # pressed again: no second message
         assert "send it again" in body((await reply_in(fake, 513))[0])
+        await asyncio.sleep(1.0)
+        assert len(fake.replies_to(513)) == 1
 
 
 # -- /forgetme, held to /privacy --------------------------------------------------------------------
