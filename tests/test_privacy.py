@@ -115,14 +115,14 @@ def with_why(sent) -> bool:
     return any(b.get("callback_data", "").startswith("why:") for row in rows for b in row)
 
 
-def why_press(fake, who: dict, answer, query_id: str) -> int:
+def why_press(fake, who: dict, answer, query_id: str):
     data = next(b["callback_data"] for row in answer.params["reply_markup"]["inline_keyboard"] for b in row)
     return fake.push(
         callback_query={"id": query_id, "from": who, "chat_instance": "c", "data": data, "message": answer.message}
     )
 
 
-def callback_answers(fake) -> list:
+def callback_answers(fake) -> None:
     """Record the bot's answerCallbackQuery calls in ``fake.sent`` (an alert is shown to its presser only)."""
     from bot.fakeapi import Sent
 
@@ -133,7 +133,6 @@ def callback_answers(fake) -> list:
         return True
 
     fake._m_answerCallbackQuery = answered
-    return [s for s in fake.sent if s.method == "answerCallbackQuery"]
 
 
 # -- consent --------------------------------------------------------------------------------------
@@ -191,7 +190,7 @@ async def test_why_answers_only_the_photos_sender(fake, tiny_classifier, tmp_pat
         await why_press(fake, ann, answer, "cb-ann")
         heat = (await reply_in(fake, cid, 2))[1]
         assert heat.method == "sendPhoto" and body(heat).startswith("Orange: looked puppy")
-        stale = fake.message(private(513), {**user(513)}, text="x")
+        stale = fake.message(private(513), user(513), text="x")
         query = {"id": "cb-old", "from": user(513), "chat_instance": "c", "data": "why:old-key", "message": stale}
         await fake.push(callback_query=query)
         await fake.push(callback_query={**query, "id": "cb-old-again"})  # pressed again: no second message
