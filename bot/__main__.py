@@ -9,12 +9,13 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
+    from .config import SETTINGS
+
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Mirror Mirror Telegram bot. Settings come from the environment: TELEGRAM_BOT_TOKEN (required), "
-        "TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL, MODEL_DIR, MODELS_ROOT, WEBHOOK_URL, WEBHOOK_SECRET, "
-        "PORT, STATE_DIR, RATE_LIMIT, RATE_WINDOW_SECONDS, MAX_PENDING, MAX_WAIT_MINUTES, GROUP_MESSAGES_PER_MINUTE, "
-        "REDIS_URL, ADMIN_IDS (see README).",
+        description="Mirror Mirror Telegram bot. Settings come from the environment: "
+        + ", ".join(SETTINGS).replace("TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN (required)")
+        + " (see README).",
     )
     parser.add_argument(
         "--playground",

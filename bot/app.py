@@ -258,6 +258,7 @@ async def run(
     async with application:
         await application.start()
         workers = asyncio.create_task(intake.work())
+        ops = await start_ops_server(state, config) if config.health_port else None
         if config.webhook_url:
             runner = await start_webhook_server(application, config, intake)
             await application.bot.set_webhook(
@@ -285,6 +286,8 @@ async def run(
         await state.drain()
         await application.stop()
         await watch.stop()
+        if ops:
+            await ops.cleanup()  # alive until the queue is left as it should be
     await state.scorer.aclose()
     await state.store.close()
     log.info("stopped: %s; peak memory %.0f MiB", watch.summary(), peak_rss_mib())
@@ -319,7 +322,14 @@ async def start_webhook_server(application: Application, config: Config, intake:
             await intake.record([update])  # committed before Telegram hears 200
         return web.Response(text="ok")
 
-    state: BotState = application.bot_data["state"]
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post(WEBHOOK_PATH, telegram_update)
+    return await _serve(app, config.listen, config.port)
+
+
+async def start_ops_server(state: BotState, config: Config) -> web.AppRunner:
+    """/healthz, /readyz and /metrics on a port of their own, in polling and webhook mode alike: bound to
+    127.0.0.1 unless ``HEALTH_LISTEN`` says otherwise, so the metrics are never public by accident."""
 
     async def healthz(request: web.Request) -> web.Response:
         """Alive: the process answers HTTP."""
@@ -342,12 +352,15 @@ async def start_webhook_server(application: Application, config: Config, intake:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=state.metrics.render(), headers={"Content-Type": state.metrics.content_type})
 
-    app = web.Application(client_max_size=1 << 20)
-    app.router.add_post(WEBHOOK_PATH, telegram_update)
+    app = web.Application(client_max_size=1024)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    return await _serve(app, config.health_listen, config.health_port)
+
+
+async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, config.listen, config.port).start()
+    await web.TCPSite(runner, host, port).start()
     return runner

@@ -23,10 +23,58 @@ class ConfigError(ValueError):
     pass
 
 
+def with_files(env) -> dict[str, str]:
+    """``NAME_FILE=/run/secrets/x`` for any setting: its value read from that file (Docker's and compose's
+    secrets), so a token or a password need not sit in the environment where any child would see it."""
+    out = dict(env)
+    for name in SETTINGS:
+        path = env.get(name + "_FILE")
+        if not path:
+            continue
+        if env.get(name):
+            raise ConfigError(f"both {name} and {name}_FILE are set; keep one")
+        try:
+            out[name] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror or exc}") from None
+    return out
+
+
 def derive_secret(token: str) -> str:
     """A webhook secret from the token: HMAC-SHA256, URL-safe base64 (43 characters Telegram allows)."""
     digest = hmac.new(token.encode(), b"mirror-mirror webhook secret", hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+# every setting read from the environment, in the order --help and the README give them (tests/test_deploy.py)
+SETTINGS = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_BASE_URL",
+    "TELEGRAM_FILE_BASE_URL",
+    "MODEL_DIR",
+    "MODELS_ROOT",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "PORT",
+    "LISTEN",
+    "HEALTH_PORT",
+    "HEALTH_LISTEN",
+    "STATE_DIR",
+    "RATE_LIMIT",
+    "RATE_WINDOW_SECONDS",
+    "GROUP_RATE_LIMIT",
+    "INLINE_RATE_LIMIT",
+    "NOTE_INTERVAL_SECONDS",
+    "MAX_PENDING",
+    "MAX_WAIT_MINUTES",
+    "GROUP_MESSAGES_PER_MINUTE",
+    "GROUP_PERIOD_SECONDS",
+    "ADMIN_IDS",
+    "REDIS_URL",
+    "REPLICA_NAME",
+    "RECLAIM_SECONDS",
+)
+HEALTH_PORT = 9090  # the ops port a deployed bot opens unless HEALTH_PORT says otherwise (0: none)
 
 
 @dataclass(frozen=True)
@@ -38,8 +86,10 @@ class Config:
     models_root: Path | None = None  # None: the project's models/
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    port: int = 8080
+    port: int = 8080  # the webhook's (POST /telegram only)
     listen: str = "0.0.0.0"
+    health_port: int = 0  # /healthz, /readyz, /metrics; 0: none (from the environment: 9090 unless told)
+    health_listen: str = "127.0.0.1"  # inside a container: 0.0.0.0, on a network only Prometheus shares
     state_dir: Path = Path("state")
     rate_limit: int = 6  # photos per user ...
     rate_window_s: float = 60.0  # ... per this many seconds
@@ -75,7 +125,7 @@ class Config:
 
     @classmethod
     def from_env(cls, env=None) -> Config:
-        env = os.environ if env is None else env
+        env = with_files(os.environ if env is None else env)
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if not token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather (see README)")
@@ -93,6 +143,8 @@ class Config:
                 webhook_secret=secret,
                 port=int(env.get("PORT", cls.port)),
                 listen=env.get("LISTEN", cls.listen),
+                health_port=int(env.get("HEALTH_PORT", HEALTH_PORT)),
+                health_listen=env.get("HEALTH_LISTEN", cls.health_listen),
                 state_dir=Path(env.get("STATE_DIR", cls.state_dir)),
                 rate_limit=int(env.get("RATE_LIMIT", cls.rate_limit)),
                 rate_window_s=float(env.get("RATE_WINDOW_SECONDS", cls.rate_window_s)),

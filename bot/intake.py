@@ -171,6 +171,7 @@ class Intake:
             if time.monotonic() - measured > 1.0:
                 measured = time.monotonic()
                 self.metrics.queue.set(await self.store.queued())
+                self.metrics.store_memory.set(await self.store.memory_use())
             if time.monotonic() - kept > HOUSEKEEPING_S:
                 kept = time.monotonic()
                 try:

@@ -345,6 +345,7 @@ class _Bots:
         self.env, self.n, self.webhook = env, n, webhook
         self.procs: list = [None] * n
         self.ports = [_free_port() for _ in range(n)]
+        self.health_ports = [_free_port() for _ in range(n)]
         self.logs: list[list[str]] = [[] for _ in range(n)]
         self.readers: list = [None] * n
         self.measured_logs: list[list[str]] = []  # of processes that ended
@@ -355,7 +356,7 @@ class _Bots:
         return [f"http://127.0.0.1:{port}/telegram" for port, proc in zip(self.ports, self.procs) if proc]
 
     async def start(self, i: int) -> None:
-        env = {**self.env, "REPLICA_NAME": f"r{i}"}
+        env = {**self.env, "REPLICA_NAME": f"r{i}", "HEALTH_PORT": str(self.health_ports[i])}
         if self.webhook:
             env.update(PORT=str(self.ports[i]), LISTEN="127.0.0.1")
         proc = await asyncio.create_subprocess_exec(
@@ -373,7 +374,7 @@ class _Bots:
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
-            for i, (port, proc) in enumerate(zip(self.ports, self.procs)):
+            for i, (port, proc) in enumerate(zip(self.health_ports, self.procs)):
                 for _ in range(int(timeout * 20)):
                     if proc.returncode is not None:
                         raise RuntimeError("a replica exited at start:\n" + "\n".join(self.logs[i][-20:]))

@@ -22,6 +22,11 @@ class Metrics:
         self.refused = Counter("mirror_photos_refused", "Photos answered without a score", ["reason"], registry=r)
         self.errors = Counter("mirror_errors", "Updates whose handling raised", registry=r)
         self.queue = Gauge("mirror_queue_depth", "Updates waiting in the shared queue", registry=r)
+        self.store_memory = Gauge(
+            "mirror_store_memory_ratio",
+            "Redis's used memory over its maxmemory (noeviction: at 1 it refuses writes); 0 without a limit",
+            registry=r,
+        )
         self.reply = Histogram(
             "mirror_reply_seconds", "From recording an update to its answer leaving", buckets=REPLY_BUCKETS, registry=r
         )

@@ -117,6 +117,7 @@ async def attack(files: dict[str, tuple[bytes, str]], plain: bytes, timeout: flo
         "TELEGRAM_API_BASE_URL": fake.api_base_url,
         "TELEGRAM_FILE_BASE_URL": fake.file_base_url,
         "STATE_DIR": state_dir,
+        "HEALTH_PORT": "0",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT

@@ -354,10 +354,10 @@ async def test_a_burst_stays_under_telegrams_limits_and_429s_are_counted_and_log
     import logging
 
     caplog.set_level(logging.WARNING, logger="bot.pacing")
-    port = free_port()
+    port, ops = free_port(), free_port()
     webhook = dict(webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s" * 32, port=port, listen="127.0.0.1")
-    async with Harness(fake, tiny_classifier, tmp_path, **webhook):
-        await burst_then_three_429s(fake, port)
+    async with Harness(fake, tiny_classifier, tmp_path, health_port=ops, **webhook):
+        await burst_then_three_429s(fake, ops)
     flood_lines = [r.getMessage() for r in caplog.records if "flood control" in r.getMessage()]
     assert len(flood_lines) == 2 and "429 on sendPhoto" in flood_lines[0] and "2 more 429s" in flood_lines[1]
 
@@ -643,7 +643,7 @@ async def test_top_in_a_fresh_chat(fake, bot):
 
 # -- running it -----------------------------------------------------------------------------------
 async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_path):
-    port = free_port()
+    port, ops = free_port(), free_port()
     async with Harness(
         fake,
         tiny_classifier,
@@ -652,11 +652,15 @@ async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_pa
         webhook_secret="s3cret-" + "x" * 32,
         port=port,
         listen="127.0.0.1",
+        health_port=ops,
     ):
         assert fake.webhook == {"url": f"http://127.0.0.1:{port}/telegram", "secret_token": "s3cret-" + "x" * 32}
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+            async with session.get(f"http://127.0.0.1:{ops}/healthz") as r:
                 assert r.status == 200 and (await r.json())["model"] == "tiny-1"
+            for path in ("/healthz", "/readyz", "/metrics"):  # nothing but the webhook on the public port
+                async with session.get(f"http://127.0.0.1:{port}{path}") as r:
+                    assert r.status in (404, 405), path
             async with session.post(
                 f"http://127.0.0.1:{port}/telegram",
                 json={"update_id": 1},
@@ -667,10 +671,10 @@ async def test_webhook_mode_with_secret_and_health(fake, tiny_classifier, tmp_pa
         (answer,) = await reply_in(fake, 40)
         assert body(answer).startswith("you are ")
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+            async with session.get(f"http://127.0.0.1:{ops}/readyz") as r:
                 ready = await r.json()
                 assert r.status == 200 and ready["model"] == "tiny-1" and ready["store"] == "ok"
-            async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+            async with session.get(f"http://127.0.0.1:{ops}/metrics") as r:
                 metrics = await r.text()
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
         assert 'mirror_photos_scored_total{subject="' in metrics and "mirror_photos_received_total 1.0" in metrics
@@ -1054,3 +1058,22 @@ async def test_an_update_the_library_cannot_read_is_answered_and_does_not_block_
     assert "Something went wrong" in body(sorry)
     (answer,) = await reply_in(fake, 98)
     assert body(answer).startswith("you are ")
+
+
+async def test_polling_mode_reports_health_and_metrics_on_its_own_port(fake, tiny_classifier, tmp_path):
+    ops = free_port()
+    async with Harness(fake, tiny_classifier, tmp_path, health_port=ops):
+        await send_photo(fake, private(41), user(41))
+        await reply_in(fake, 41)
+        async with aiohttp.ClientSession() as session:
+            for path in ("/healthz", "/readyz"):
+                async with session.get(f"http://127.0.0.1:{ops}{path}") as r:
+                    assert r.status == 200 and (await r.json())["model"] == "tiny-1", path
+            async with session.get(f"http://127.0.0.1:{ops}/metrics") as r:
+                assert "mirror_photos_received_total 1.0" in await r.text()
+
+
+def test_the_ops_port_is_on_by_default_and_private():
+    config = Config.from_env({"TELEGRAM_BOT_TOKEN": "1:x"})
+    assert (config.health_port, config.health_listen) == (9090, "127.0.0.1")
+    assert Config.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "HEALTH_PORT": "0"}).health_port == 0

@@ -58,3 +58,19 @@ async def test_the_running_bot_keeps_house(fake, tiny_classifier, tmp_path, monk
         else:
             raise AssertionError("the answered row past its day is still there")
         db.close()
+
+
+async def test_how_full_redis_is_shows_against_its_maxmemory(redis_url, tmp_path):
+    import redis.asyncio as aioredis
+
+    store, admin = open_store(tmp_path, redis_url), aioredis.Redis.from_url(redis_url)
+    try:
+        await admin.config_set("maxmemory", 0)
+        assert await store.memory_use() == 0.0  # no limit: nothing to near
+        await admin.config_set("maxmemory", 64 * 2**20)
+        assert 0.0 < await store.memory_use() < 1.0
+        assert await open_store(tmp_path / "sqlite").memory_use() == 0.0
+    finally:
+        await admin.config_set("maxmemory", 0)
+        await admin.aclose()
+        await store.close()

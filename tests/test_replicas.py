@@ -24,14 +24,24 @@ ADMIN = 4242
 
 class Replica:
     def __init__(self, name: str, env: dict, log_dir: Path):
-        self.name, self.port = name, free_port()
-        self.env = {**env, "PORT": str(self.port), "REPLICA_NAME": name, "LISTEN": "127.0.0.1"}
+        self.name, self.port, self.ops_port = name, free_port(), free_port()
+        self.env = {
+            **env,
+            "PORT": str(self.port),
+            "REPLICA_NAME": name,
+            "LISTEN": "127.0.0.1",
+            "HEALTH_PORT": str(self.ops_port),
+        }
         self.log = log_dir / f"{name}.log"
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
 
     @property
     def webhook(self) -> str:
@@ -50,7 +60,7 @@ class Replica:
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"{self.name} exited: " + self.log.read_text()[-2000:])
                 try:
-                    async with session.get(self.url + "/readyz") as r:
+                    async with session.get(self.ops + "/readyz") as r:
                         if r.status == 200:
                             return await r.json()
                 except aiohttp.ClientError:
@@ -204,7 +214,7 @@ async def test_three_replicas_on_redis_share_queue_game_limits_and_model(fake, m
         assert len(answers) == 300 and all(len(a) == 1 for a in answers.values())
         assert {body(a[0]).split(" ")[0] for a in answers.values()} == {"you"}, {body(a[0]) for a in answers.values()}
         async with aiohttp.ClientSession() as session:
-            async with session.get(replicas[0].url + "/metrics") as r:
+            async with session.get(replicas[0].ops + "/metrics") as r:
                 metrics = await r.text()
         assert 'mirror_model_info{version="tiny-2"} 1.0' in metrics and "mirror_queue_depth 0.0" in metrics
     finally:

@@ -346,3 +346,17 @@ async def test_reload_keeps_serving_when_default_leads_outside_models(fake, tiny
             await fake.push(command(5, "/reload"))
             refused = body((await reply_in(fake, 5, n))[n - 1])
             assert refused.startswith("kept tiny-1: ModelError:") and "DEFAULT" in refused, refused
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    from bot.config import Config, ConfigError
+
+    token, url = tmp_path / "token", tmp_path / "redis_url"
+    token.write_text("123:from-a-file\n")
+    url.write_text("redis://:pw@redis:6379/0")
+    config = Config.from_env({"TELEGRAM_BOT_TOKEN_FILE": str(token), "REDIS_URL_FILE": str(url)})
+    assert config.token == "123:from-a-file" and config.redis_url == "redis://:pw@redis:6379/0"
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config.from_env({"TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "missing")})
+    with pytest.raises(ConfigError, match="keep one"):
+        Config.from_env({"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_TOKEN_FILE": str(token)})

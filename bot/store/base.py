@@ -136,6 +136,10 @@ class Store(ABC):
     async def queued(self) -> int:
         """How many updates wait to be taken."""
 
+    async def memory_use(self) -> float:
+        """How full the store is (Redis: used memory over ``maxmemory``); 0 when it has no limit."""
+        return 0.0
+
     async def housekeeping(self) -> int:
         """Drop what has outlived its keep (answered updates' ids, expired keys); returns how many went.
         Called every ``HOUSEKEEPING_S`` by the intake. Redis expires its own keys: nothing to do there."""

@@ -459,6 +459,11 @@ class RedisStore(Store):
         except (RedisError, OSError):
             return False
 
+    async def memory_use(self):
+        info = await self.redis.info("memory")
+        limit = int(info.get("maxmemory", 0) or 0)
+        return int(info.get("used_memory", 0)) / limit if limit else 0.0
+
     # -- one message to every replica -----------------------------------------------------------------
     async def broadcast(self, message: str) -> None:
         await self.redis.publish(self.p + EVENTS, message)
