@@ -17,13 +17,33 @@ def settings_the_bot_reads() -> set[str]:
     return set(re.findall(r'env(?:\.get\(|\[)"([A-Z_]+)"', source))
 
 
-def test_compose_passes_only_settings_the_bot_reads():
+def test_compose_passes_only_settings_the_bot_reads_and_secrets_as_files():
     compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
     block = compose.split("\n  bot:\n", 1)[1].split("\n  proxy:\n", 1)[0]
     passed = set(re.findall(r"^      ([A-Z_]+):", block, re.M))
-    assert {"TELEGRAM_BOT_TOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET", "REDIS_URL"} <= passed
-    assert passed <= settings_the_bot_reads()
-    assert "redis://redis:6379" in block and "replicas: 3" in block
+    assert {"TELEGRAM_BOT_TOKEN_FILE", "WEBHOOK_URL", "WEBHOOK_SECRET_FILE", "REDIS_URL_FILE"} <= passed
+    assert {name.removesuffix("_FILE") for name in passed} <= settings_the_bot_reads()
+    assert not {"TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL"} & passed  # never in plain environment
+    assert "replicas: 3" in block
+
+
+def test_compose_is_hardened():
+    """Each service: no capabilities it does not need, no new privileges, a memory limit; the bots and Redis
+    alone on an internal network; Redis with a password, a memory cap and no eviction of the queue."""
+    compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    services = re.split(r"\n  (?=[a-z]+:\n)", compose.split("\nservices:\n", 1)[1].split("\nnetworks:\n")[0])
+    assert len(services) == 3
+    for service in services:
+        assert "cap_drop: [ALL]" in service and "no-new-privileges:true" in service and "mem_limit:" in service
+    redis, bot, proxy = services
+    assert "read_only: true" in redis and "read_only: true" in bot and "tmpfs: [/tmp]" in bot
+    assert "--requirepass" in redis and "--maxmemory-policy noeviction" in redis and "--maxmemory " in redis
+    assert "networks: [backend]" in redis and "backend" in bot and "backend" not in proxy
+    assert "internal: true" in compose.split("\nnetworks:\n")[1]
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert {".env", "/deploy/certs/", "/deploy/secrets/"} <= set(ignored)
+    docker_ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".env", "deploy/certs", "deploy/secrets"} <= set(docker_ignored)
 
 
 def test_proxy_forwards_only_the_webhook_to_the_bots():
@@ -64,3 +84,17 @@ def test_the_image_installs_the_locked_hashed_versions_the_project_asks_for():
         assert requirement.specifier.contains(pinned[name], prereleases=True), (name, pinned[name], line)
     docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "pip install --require-hashes --no-deps -r requirements.lock" in docker
+
+
+def test_every_setting_is_listed_once_in_help_and_readme():
+    import subprocess
+    import sys
+
+    from bot.config import SETTINGS
+
+    assert sorted(SETTINGS) == sorted(settings_the_bot_reads()) and len(set(SETTINGS)) == len(SETTINGS)
+    shown = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in SETTINGS:
+        assert name in " ".join(shown.split()), f"{name} missing from --help"
+        assert f"`{name}`" in readme, f"{name} missing from the README"
