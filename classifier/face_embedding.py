@@ -15,6 +15,7 @@ logged, cached or sent; the bot keeps only the percentage made from it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -40,11 +41,11 @@ CHILD_ENV = frozenset(
 
 
 def weights_file() -> Path:
-    try:
-        import face_recognition_models
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise FileNotFoundError("the face-recognition-models package is not installed") from exc
-    path = Path(face_recognition_models.__file__).parent / "models" / WEIGHTS_NAME
+    # found, not imported: its __init__ needs pkg_resources (setuptools), which serving does not install
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the face-recognition-models package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / WEIGHTS_NAME
     if not path.is_file():
         raise FileNotFoundError(f"face embedding weights not found: {path}")
     return path
