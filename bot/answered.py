@@ -9,7 +9,7 @@ Killed before the record, Telegram holds an incomplete request, which it drops, 
 answered after the restart; after it, the kernel holds the whole request and delivers it though the
 process is gone. Recording when the request started left the whole upload of a result card as a
 window for losing the answer (one lost in a 3-replica burst with a SIGKILL, ``python -m
-bot.loadtest --replicas 3 --crash-after 100``); recording after the last byte, or after the
+tools.loadtest --replicas 3 --crash-after 100``); recording after the last byte, or after the
 response, left a window for a duplicate (1 in a CI crash run, 3 per crash when recorded after the
 response, the kill following an observed answer). Recording just before the last chunk, without the
 wait, left one more window (found by reading the code, not seen in a load test): with the kernel's
@@ -32,7 +32,7 @@ per kill (the record left before the tail, so only its confirmation is missing);
 dropped connection after the last bytes) is taken as not sent, and may be answered twice if
 Telegram had in fact accepted it.
 
-Measured against the fake Bot API with Telegram's flood rule (``python -m bot.loadtest``,
+Measured against the fake Bot API with Telegram's flood rule (``python -m tools.loadtest``,
 2026-12-02): 300 photos from 100 users with a SIGKILL after 60 answers, 3 runs; 20 runs of 119
 photos (100 photos, 3 albums, 2 groups of 8) killed at every kind of moment in turn (after N
 answers, as a card's upload reaches Telegram, during a storm of 429s, while an album is collected,

@@ -97,7 +97,7 @@ class Config:
     inline_rate_limit: int = 30  # inline queries per user per rate_window_s
     note_interval_s: float = 10.0  # at most one hint or "slow down" per user this often; more get nothing
     # updates handled at once (download to answer); the rest wait in the store. 16 keep both cores busy
-    # (64 were no faster, and held 90 MiB more: `python -m bot.loadtest --max-pending 64`)
+    # (64 were no faster, and held 90 MiB more: `python -m tools.loadtest --max-pending 64`)
     max_pending: int = 16
     max_wait_s: float = 600.0  # a photo that waited longer in the queue is asked to be sent again
     admins: frozenset[int] = field(default_factory=frozenset)

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 POLL_TIMEOUT_S = 10
 # Telegram hands out up to 100 updates per call; turning 100 into objects and starting their handlers
-# was one ~70 ms stretch of the event loop in a burst (`python -m bot.loadtest`): 20 at a time keep it short
+# was one ~70 ms stretch of the event loop in a burst (`python -m tools.loadtest`): 20 at a time keep it short
 UPDATES_PER_POLL = 20
 NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, about 20 s"
 RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long

@@ -87,7 +87,7 @@ def redis_server():
     """A real redis-server (Debian's package; .ci/run installs it) on a free loopback port."""
     import shutil
 
-    from bot.loadtest import RedisServer
+    from tools.loadtest import RedisServer
 
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):

@@ -17,8 +17,8 @@ LOOKUPS = re.compile(
 
 def programs_the_tests_need() -> set[str]:
     found = set()
-    # the tests, and what they run of ours (the load test starts redis-server for the replica tests)
-    for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("bot/*.py"), *ROOT.glob("classifier/*.py")]:
+    # the tests, and what they run of ours (tools/loadtest.py starts redis-server for the replica tests)
+    for path in [p for folder in ("tests", "bot", "classifier", "tools") for p in ROOT.glob(f"{folder}/*.py")]:
         for which, usr_bin in LOOKUPS.findall(path.read_text()):
             found.add(which or usr_bin)
     return found

@@ -72,7 +72,7 @@ def test_no_model_is_one_clear_line(tmp_path, files):
 
 def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
     out = subprocess.run(
-        [sys.executable, "-m", "classifier.bench", "--model", tiny_model_dir, "--photos", "4", "--concurrency", "4"]
+        [sys.executable, "-m", "tools.bench", "--model", tiny_model_dir, "--photos", "4", "--concurrency", "4"]
         + ["--compare", str(tiny_model_dir), "--json"],
         capture_output=True,
         text=True,
@@ -148,7 +148,7 @@ def test_faces_text_output(sample_photos):
 def test_selfie_bench_prints_baseline_and_new_side_by_side(tiny_model_dir, sample_photos):
     """The baseline is a git revision's own code (here HEAD, in a temporary worktree)."""
     out = subprocess.run(
-        [sys.executable, "-m", "classifier.selfiebench", "--baseline", "HEAD", "--model", tiny_model_dir]
+        [sys.executable, "-m", "tools.selfiebench", "--baseline", "HEAD", "--model", tiny_model_dir]
         + ["--photos", "3", "--pets", sample_photos, "--parts"],
         capture_output=True,
         text=True,

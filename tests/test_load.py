@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.loadtest import burst
+from tools.loadtest import burst
 
 
 async def test_burst_every_photo_answered_exactly_once():

@@ -286,7 +286,7 @@ sys.meta_path.insert(0, NoTensorFlow())
 
 
 def test_the_gpu_recipe_runs_on_jax_without_tensorflow(kaggle_dir, tmp_path):
-    """What training/device_run.sh runs on the GPU machine (JAX, bfloat16 steps, end to end with
+    """What tools/device_run.sh runs on the GPU machine (JAX, bfloat16 steps, end to end with
     augmentation; that machine has no TensorFlow), here on the CPU; then the serving file is added
     here with python -m classifier.compile, and both runtimes give the same answers."""
     import jax  # noqa: F401  a dev dependency: this test runs in CI, it never skips
@@ -345,8 +345,8 @@ def test_the_device_pack_takes_train_photos_of_the_cards_split_classes_in_turn(k
     """What a device run trains on never includes the shipped model's test split, and any prefix of
     it (what fits in 64 MiB) is balanced."""
     from classifier import ModelCard
+    from tools.devicepack import training_photos
     from training.addheads import pet_split
-    from training.devicepack import training_photos
 
     card = ModelCard(
         version="v",

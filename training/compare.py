@@ -2,7 +2,7 @@
 (a device run's, say) against the default model, on the same photos, side by side.
 
 The test split is the default model's own (its card's seed and fractions over ``--pets``), which
-a device run never trained on (``training/devicepack.py`` packs photos of the train part
+a device run never trained on (``tools/devicepack.py`` packs photos of the train part
 only); ``--pets-real`` adds real pet photos (its ``dog/`` and ``cat/``), whole, as the bot reads a
 pet photo. Both models see each photo and its mirror image, as in their reports. Exit status 0
 when the candidate is better on the test split (accuracy, then log loss), 1 when not: the next

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The GPU fine-tune, run by the one `device` call in the README ("Fine-tune on a GPU"):
-# installs the wheels carried in .device/ (python -m training.devicepack fills it here), fine-tunes
+# installs the wheels carried in .device/ (python -m tools.devicepack fills it here), fine-tunes
 # EfficientNet-Lite2 end to end with augmentation on JAX (bfloat16 on the GPU), from the ImageNet
 # weights inside the shipped model, and leaves under $OUT the artifact as a tar in 15 MiB parts
 # (the tool brings back files of at most 16 MiB) and the log.
-# Rehearse on a CPU: OUT=/tmp/out PYTHON=.venv/bin/python EPOCHS=1 LIMIT=40 bash training/device_run.sh
+# Rehearse on a CPU: OUT=/tmp/out PYTHON=.venv/bin/python EPOCHS=1 LIMIT=40 bash tools/device_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?OUT: the folder the artifact goes to}"

@@ -1,4 +1,4 @@
-"""python -m bot.loadtest: a burst of photos from many users at the real bot, through the local Bot API.
+"""python -m tools.loadtest: a burst of photos from many users at the real bot, through the local Bot API.
 
 The bot runs as its own process (``python -m bot``, exactly as deployed) against the fake Bot API
 served from this one, so its start-up time, memory and event loop are measured on their own:
@@ -70,8 +70,8 @@ async def burst(
     groups: int = 0,
     seed: int = 0,
 ) -> dict:
-    from .fakeapi import BOT_USER, FakeBotAPI
-    from .texts import text
+    from bot.fakeapi import BOT_USER, FakeBotAPI
+    from bot.texts import text
 
     rng = random.Random(seed)
     kill = kill or ("answers" if crash_after is not None else None)
@@ -478,7 +478,7 @@ def _free_port() -> int:
 def _photos(n: int, faces: str | Path | None) -> list[bytes]:
     """``n`` phone-sized JPEGs: the example cat made distinct, or selfies read from ``faces``."""
     if faces is None:
-        from classifier.bench import make_photos
+        from tools.bench import make_photos
 
         return make_photos(n, PHOTO_SIZE)
     from PIL import Image
@@ -522,7 +522,7 @@ class _QueueDepth:
             return None  # not created yet, or busy for a moment
 
     async def _redis(self) -> int:
-        from .store.redis import RedisStore
+        from bot.store.redis import RedisStore
 
         store = RedisStore(self.redis_url, consumer="loadtest-observer")
         try:
@@ -575,7 +575,7 @@ def _peak_rss_mib(pid: int) -> float | None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.loadtest", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--photos", type=int, default=1000, help="photos in the burst (default: %(default)s)")
     p.add_argument("--users", type=int, default=200, help="distinct senders (default: %(default)s)")
     p.add_argument("--max-pending", type=int, default=16, help="photos handled at once (default: %(default)s)")

@@ -1,4 +1,4 @@
-"""python -m classifier.selfiebench: the CPU a photo costs the bot, a baseline's code and this one's, one run.
+"""python -m tools.selfiebench: the CPU a photo costs the bot, a baseline's code and this one's, one run.
 
 - baseline: ``SelfieScorer`` as a git revision of this repository had it (``--baseline``, default:
   the code of 2026-11-25, before each face box was decided on its own), with that revision's
@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -57,39 +56,34 @@ def make_photos(n: int, folder: Path | None = None) -> list[bytes]:
     return photos
 
 
-def _new_path(model_dir: str | None):
-    from .model import Classifier
-    from .selfie import SelfieScorer
+# One side's whole path (``SelfieScorer.score``, which every revision has), run with ``python -c`` in that
+# revision's tree: a baseline needs no code of this one. Wall time per photo and the process's CPU time.
+CHILD = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from classifier.model import Classifier
+from classifier.selfie import SelfieScorer
 
-    scorer = SelfieScorer(Classifier.load(model_dir).warm_up())
-
-    def score(photo: bytes):
-        result = scorer.score(photo)
-        return result, len(result.faces)
-
-    return score, scorer.classifier.card.version
-
-
-def child(model_dir: str | None, photo_dir: str) -> dict:
-    photos = [p.read_bytes() for p in sorted(Path(photo_dir).glob("*.jpg"))]
-    score, version = _new_path(model_dir)
-    score(photos[0])  # first-call costs are the server's start-up, not a photo's
-    walls, faces = [], []
-    cpu0 = time.process_time()
-    for photo in photos:
-        t = time.perf_counter()
-        _, n = score(photo)
-        walls.append(time.perf_counter() - t)
-        faces.append(n)
-    cpu = time.process_time() - cpu0
-    return {
-        "model": version,
-        "photos": len(photos),
-        "p50_ms": float(np.percentile(walls, 50) * 1000),
-        "p95_ms": float(np.percentile(walls, 95) * 1000),
-        "cpu_ms_per_photo": cpu / len(photos) * 1000,
-        "faces_found_share": float(np.mean([n > 0 for n in faces])),
-    }
+photos = [p.read_bytes() for p in sorted(Path(sys.argv[1]).glob("*.jpg"))]
+scorer = SelfieScorer(Classifier.load(sys.argv[2] if len(sys.argv) > 2 else None).warm_up())
+scorer.score(photos[0])  # first-call costs are the server's start-up, not a photo's
+walls, faces = [], []
+cpu0 = time.process_time()
+for photo in photos:
+    t = time.perf_counter()
+    faces.append(len(scorer.score(photo).faces))
+    walls.append(time.perf_counter() - t)
+cpu = time.process_time() - cpu0
+print(json.dumps({
+    "model": scorer.classifier.card.version,
+    "photos": len(photos),
+    "p50_ms": float(np.percentile(walls, 50) * 1000),
+    "p95_ms": float(np.percentile(walls, 95) * 1000),
+    "cpu_ms_per_photo": cpu / len(photos) * 1000,
+    "faces_found_share": float(np.mean([n > 0 for n in faces])),
+}))
+"""
 
 
 # The parts of a selfie's path that every revision has (decode, YuNet, the largest face's aligned
@@ -138,19 +132,9 @@ print(json.dumps({k: 1000 * v / n for k, v in spent.items()}))
 """
 
 
-def _run_parts(where: Path, photo_dir: str, model: str | None) -> dict:
-    cmd = [sys.executable, "-c", PARTS, photo_dir] + ([model] if model else [])
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(where)}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=where)
-    if out.returncode:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _run_child(where: Path, photo_dir: str, model: str | None) -> dict:
-    """One side in its own process, from ``where`` (this tree, or the baseline's worktree)."""
-    cmd = [sys.executable, "-m", "classifier.selfiebench", "--child", "new", "--photo-dir", photo_dir]
-    cmd += ["--model", model] if model else []
+def _run(script: str, where: Path, photo_dir: str, model: str | None) -> dict:
+    """``script`` in its own process, from ``where`` (this tree, or the baseline's worktree)."""
+    cmd = [sys.executable, "-c", script, photo_dir] + ([model] if model else [])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(where)}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=where)
     if out.returncode:
@@ -159,19 +143,14 @@ def _run_child(where: Path, photo_dir: str, model: str | None) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m classifier.selfiebench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.selfiebench", description=__doc__.split("\n\n")[0])
     p.add_argument("--baseline", default=BASELINE, help="git revision of the baseline's code (default: %(default)s)")
     p.add_argument("--model", help="the new path's model (default: models/DEFAULT)")
     p.add_argument("--photos", type=int, default=40, help="photos of each kind (default: %(default)s)")
     p.add_argument("--faces", type=Path, help="a folder of portraits to make the selfies from")
     p.add_argument("--pets", type=Path, help="a folder of pet photos (e.g. ../shared/data/pets-real/dog) to time too")
     p.add_argument("--parts", action="store_true", help="time decode, YuNet, crop and backbone apart on the selfies")
-    p.add_argument("--child", choices=["new"], help=argparse.SUPPRESS)
-    p.add_argument("--photo-dir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(args.model, args.photo_dir)))
-        return 0
     here = Path(__file__).resolve().parent.parent
     kinds = {"selfies": args.faces} | ({"pets": args.pets} if args.pets else {})
     rows = {}
@@ -191,9 +170,9 @@ def main(argv=None) -> int:
                 photo_dir.mkdir()
                 for i, photo in enumerate(make_photos(args.photos, folder)):
                     (photo_dir / f"{i:03d}.jpg").write_bytes(photo)
-                rows[kind] = (_run_child(base, str(photo_dir), None), _run_child(here, str(photo_dir), args.model))
+                rows[kind] = (_run(CHILD, base, str(photo_dir), None), _run(CHILD, here, str(photo_dir), args.model))
                 if kind == "selfies" and args.parts:
-                    parts = (_run_parts(base, str(photo_dir), None), _run_parts(here, str(photo_dir), args.model))
+                    parts = (_run(PARTS, base, str(photo_dir), None), _run(PARTS, here, str(photo_dir), args.model))
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-"""python -m training.devicepack [--data DIR]: fill ``.device/`` (git-ignored) with what a GPU run
+"""python -m tools.devicepack [--data DIR]: fill ``.device/`` (git-ignored) with what a GPU run
 needs beside the working tree, for the one ``device`` call in the README.
 
 The device tool sends the working tree and the carried folder, 64 MiB in all; its machine has JAX
@@ -61,7 +61,7 @@ def download_wheels(folder: Path) -> None:
 def training_photos(data: Path, card) -> list[Path]:
     """The train photos of ``card``'s own split (``addheads.pet_split``: its seed and fractions),
     classes interleaved in a fixed random order, so that any prefix is balanced."""
-    from .addheads import pet_split
+    from training.addheads import pet_split
 
     train, labels, _, _ = pet_split(data, card)
     rng = np.random.default_rng(card.training_data.get("split", {}).get("seed", 1337))
@@ -106,7 +106,7 @@ def pack(data: Path, out: Path, budget: int | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.devicepack", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.devicepack", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dogs-vs-cats")
     p.add_argument("--out", type=Path, default=ROOT / ".device")
     p.add_argument("--photo-mib", type=float, help="photos to pack, in MiB (default: all that fit)")

@@ -1,4 +1,4 @@
-"""python -m classifier.bench: the naive baseline and the serving path, side by side, one run.
+"""python -m tools.bench: the naive baseline and the serving path, side by side, one run.
 
 Baseline, the way the course does it: the Keras model, a full-size decode, ``model.predict`` on
 one image per call (and, under concurrency, one thread per request).
@@ -81,8 +81,8 @@ def _baseline(model_dir):
     import keras
     from PIL import Image
 
-    from .card import ModelCard, default_model_dir
-    from .model import softmax
+    from classifier.card import ModelCard, default_model_dir
+    from classifier.model import softmax
 
     directory = Path(model_dir) if model_dir else default_model_dir()
     card = ModelCard.load(directory)
@@ -109,8 +109,8 @@ def _baseline(model_dir):
 
 
 def _serving(model_dir):
-    from .batching import MicroBatcher
-    from .model import Classifier
+    from classifier.batching import MicroBatcher
+    from classifier.model import Classifier
 
     clf = Classifier.load(model_dir).warm_up()  # as the bot does before it says it is ready
     batcher = None
@@ -166,7 +166,7 @@ def matmul_gflops() -> float:
 
 # -- the parent: run both, print the table ----------------------------------------------------------
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m classifier.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="model folder (default: models/DEFAULT)")
     p.add_argument("--photos", type=int, default=40, help="photos in the latency loop (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=32, help="concurrent requests (default: %(default)s)")
@@ -207,7 +207,7 @@ def _run_sides(args, photo_dir: str) -> dict | None:
         cmd = [
             sys.executable,
             "-m",
-            "classifier.bench",
+            "tools.bench",
             "--child",
             side,
             "--photo-dir",
@@ -221,7 +221,8 @@ def _run_sides(args, photo_dir: str) -> dict | None:
         ]
         if model:
             cmd += ["--model", model]
-        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)
             return None
