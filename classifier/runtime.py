@@ -38,7 +38,7 @@ class KerasRuntime:
         except ImportError:
             raise ModelError(
                 f"{path.parent} has no {TFLITE_FILE}, and serving its Keras model needs the training extra "
-                f"(pip install '.[training]'); or run `python -m classifier.compile {path.parent}` where it is"
+                f"(pip install '.[training]'); or run `python -m training.compile {path.parent}` where it is"
             ) from None
 
         try:
@@ -181,7 +181,7 @@ def open_runtime(directory: Path, model_file: str, prefer: str = "auto"):
     tflite = directory / TFLITE_FILE
     if prefer == "litert" or (prefer == "auto" and tflite.is_file() and litert_available()):
         if not tflite.is_file():
-            raise ModelError(f"{directory} has no {TFLITE_FILE}; run `python -m classifier.compile {directory}`")
+            raise ModelError(f"{directory} has no {TFLITE_FILE}; run `python -m training.compile {directory}`")
         return LiteRTRuntime(tflite)
     model_path = directory / model_file
     if not model_path.is_file():

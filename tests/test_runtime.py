@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from classifier import Classifier, ModelError
-from classifier.compile import TOLERANCE, check_images
 from tests.conftest import jpeg_bytes, make_artifact
+from training.compile import TOLERANCE, check_images
 
 
 def test_auto_runtime_is_litert_when_the_artifact_has_it(tiny_classifier, tiny_model_dir):
@@ -45,14 +45,14 @@ def test_warm_up_makes_every_chunk_size_before_the_first_request(tiny_model_dir)
 def test_without_tflite_keras_serves_and_litert_is_refused(tmp_path):
     path = make_artifact(tmp_path, "plain")
     assert Classifier.load(path).runtime.name == "keras"
-    with pytest.raises(ModelError, match="classifier.compile"):
+    with pytest.raises(ModelError, match="training.compile"):
         Classifier.load(path, "litert")
 
 
 def test_compile_command_adds_the_fast_path(tmp_path):
     path = make_artifact(tmp_path, "later")
     result = subprocess.run(
-        [sys.executable, "-m", "classifier.compile", str(path)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "training.compile", str(path)], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "max probability difference" in result.stdout and (path / "model.tflite").is_file()
@@ -77,7 +77,7 @@ def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
 
     def compile_cli(*args):
         return subprocess.run(
-            [sys.executable, "-m", "classifier.compile", str(path), *args], capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "training.compile", str(path), *args], capture_output=True, text=True, timeout=300
         )
 
     result = compile_cli("--int8", str(photos))

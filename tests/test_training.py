@@ -288,7 +288,7 @@ sys.meta_path.insert(0, NoTensorFlow())
 def test_the_gpu_recipe_runs_on_jax_without_tensorflow(kaggle_dir, tmp_path):
     """What tools/device_run.sh runs on the GPU machine (JAX, bfloat16 steps, end to end with
     augmentation; that machine has no TensorFlow), here on the CPU; then the serving file is added
-    here with python -m classifier.compile, and both runtimes give the same answers."""
+    here with python -m training.compile, and both runtimes give the same answers."""
     import jax  # noqa: F401  a dev dependency: this test runs in CI, it never skips
 
     no_tf = tmp_path / "no_tensorflow"
@@ -309,7 +309,7 @@ def test_the_gpu_recipe_runs_on_jax_without_tensorflow(kaggle_dir, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     compiled = subprocess.run(
-        [sys.executable, "-m", "classifier.compile", str(artifact)], env=env, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "training.compile", str(artifact)], env=env, capture_output=True, text=True, cwd=ROOT
     )
     assert compiled.returncode == 0, compiled.stderr[-3000:]
     served, reference = Classifier.load(artifact), Classifier.load(artifact, runtime="keras")
@@ -346,7 +346,7 @@ def test_the_device_pack_takes_train_photos_of_the_cards_split_classes_in_turn(k
     it (what fits in 64 MiB) is balanced."""
     from classifier import ModelCard
     from tools.devicepack import training_photos
-    from training.addheads import pet_split
+    from training.data import pet_split
 
     card = ModelCard(
         version="v",

@@ -176,7 +176,7 @@ def main(argv=None) -> int:
         default=[],
         metavar="MODEL",
         help="more serving sides in the same run, e.g. the same model's float32 or float16 file (a copy of its "
-        "folder compiled with python -m classifier.compile [--float16])",
+        "folder compiled with python -m training.compile [--float16])",
     )
     p.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     p.add_argument("--child", choices=["baseline", "serving"], help=argparse.SUPPRESS)

@@ -59,9 +59,9 @@ def download_wheels(folder: Path) -> None:
 
 
 def training_photos(data: Path, card) -> list[Path]:
-    """The train photos of ``card``'s own split (``addheads.pet_split``: its seed and fractions),
+    """The train photos of ``card``'s own split (``training.data.pet_split``: its seed and fractions),
     classes interleaved in a fixed random order, so that any prefix is balanced."""
-    from training.addheads import pet_split
+    from training.data import pet_split
 
     train, labels, _, _ = pet_split(data, card)
     rng = np.random.default_rng(card.training_data.get("split", {}).get("seed", 1337))

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import pet_split
+
 log = logging.getLogger(__name__)
 
 
@@ -38,25 +40,6 @@ def lookalike_set(root: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
     if not paths:
         raise FileNotFoundError(f"{root}: expected dog/ and cat/ folders of face photos")
     return paths, np.asarray(labels), np.asarray([p.name.split("_")[0] for p in paths])
-
-
-def pet_split(pets_root: Path, card) -> tuple[list[Path], np.ndarray, list[Path], list[str]]:
-    """The training split (for fitting) and the held-out test split (for measuring), as the pet
-    model was trained: same dataset order, seed and fractions as its card records."""
-    from . import data as datasets
-
-    dataset = datasets.discover(pets_root)
-    split = card.training_data.get("split", {})
-    total = card.training_data.get("images") or len(dataset.paths)
-    splits = datasets.split(
-        dataset.labels,
-        split.get("val", 0.1 * total) / total,
-        split.get("test", 0.1 * total) / total,
-        split.get("seed", 1337),
-    )
-    train = [dataset.paths[i] for i in splits.train]
-    test = [dataset.paths[i] for i in splits.test]
-    return train, dataset.labels[splits.train], test, [dataset.class_names[i] for i in dataset.labels[splits.test]]
 
 
 def fit_heads(classifier_model, spec, size: int, faces: Path, lookalike: Path, pet_train: list[Path]):

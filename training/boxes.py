@@ -304,7 +304,7 @@ def main(argv=None) -> int:
             return 2
     kaggle = []
     if args.pets:
-        from .addheads import pet_split
+        from .data import pet_split
 
         train, *_ = pet_split(args.pets, ModelCard.load(args.model_dir))
         kaggle = train[::20]

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .addheads import pet_split
-from .data import load_arrays
+from .data import load_arrays, pet_split
 from .evaluate import log_loss
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -107,3 +107,20 @@ def load_arrays(paths: list[Path], size: int, workers: int = 4) -> tuple[np.ndar
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, range(len(paths))))
     return images, ok
+
+
+def pet_split(pets_root: Path, card) -> tuple[list[Path], np.ndarray, list[Path], list[str]]:
+    """The training split (for fitting) and the held-out test split (for measuring), as the pet
+    model was trained: same dataset order, seed and fractions as its card records."""
+    dataset = discover(pets_root)
+    recorded = card.training_data.get("split", {})
+    total = card.training_data.get("images") or len(dataset.paths)
+    splits = split(
+        dataset.labels,
+        recorded.get("val", 0.1 * total) / total,
+        recorded.get("test", 0.1 * total) / total,
+        recorded.get("seed", 1337),
+    )
+    train = [dataset.paths[i] for i in splits.train]
+    test = [dataset.paths[i] for i in splits.test]
+    return train, dataset.labels[splits.train], test, [dataset.class_names[i] for i in dataset.labels[splits.test]]

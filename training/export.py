@@ -10,8 +10,8 @@ import numpy as np
 
 from classifier import Classifier, ModelCard, ModelError
 from classifier.card import default_model_dir, set_default
-from classifier.compile import compile_artifact
 from classifier.probes import record as record_probes
+from training.compile import compile_artifact
 from training.evaluate import log_loss
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def export(model, card: ModelCard, out_root: Path, with_litert: bool = True) -> 
         try:
             diff = compile_artifact(tmp, model)
             log.info("LiteRT serving file written; max probability difference vs Keras %.2e", diff)
-        except RuntimeError as exc:  # e.g. trained on JAX: compile later with python -m classifier.compile
+        except RuntimeError as exc:  # e.g. trained on JAX: compile later with python -m training.compile
             log.warning("no LiteRT file: %s", exc)
     tmp.rename(final)
     return final

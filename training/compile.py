@@ -1,4 +1,4 @@
-"""python -m classifier.compile MODEL_DIR [--int8 PHOTOS... | --float16]: add the fast LiteRT serving file.
+"""python -m training.compile MODEL_DIR [--int8 PHOTOS... | --float16]: add the fast LiteRT serving file.
 
 ``--check PHOTOS...`` writes nothing: it compares the served file with the Keras model, every head,
 on whole photos and face crops, and the people heads on the face crops alone.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .card import ModelCard, ModelError
-from .model import probabilities
-from .runtime import TFLITE_FILE, KerasRuntime, LiteRTRuntime
+from classifier.card import ModelCard, ModelError
+from classifier.model import probabilities
+from classifier.runtime import TFLITE_FILE, KerasRuntime, LiteRTRuntime
 
 TOLERANCE = 0.005  # 0.5 percentage points
 INT8_MEAN, INT8_MAX = 0.01, 0.15  # int8: the pet classifier's mean and largest difference on real photos
@@ -52,8 +52,8 @@ def calibration_inputs(
     ``folders``, read in memory only."""
     import random
 
-    from .faces import FaceDetector, Photo, aligned_crop
-    from .images import UnreadableImage, load_image, to_model_input
+    from classifier.faces import FaceDetector, Photo, aligned_crop
+    from classifier.images import UnreadableImage, load_image, to_model_input
 
     paths = [p for folder in folders for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in PHOTO_SUFFIXES]
     random.Random(seed).shuffle(paths)
@@ -196,7 +196,7 @@ def compile_artifact(
 ) -> float:
     """Write ``directory/model.tflite`` (int8 when ``int8_from`` names photo folders); returns the
     largest probability difference of the pet classifier seen."""
-    from .probes import record
+    from classifier.probes import record
 
     directory = Path(directory)
     card = ModelCard.load(directory)
@@ -235,7 +235,7 @@ def compile_artifact(
         tmp.replace(directory / TFLITE_FILE)
     finally:
         tmp.unlink(missing_ok=True)
-    from .model import Classifier
+    from classifier.model import Classifier
 
     card.extra["probes"] = record(Classifier(LiteRTRuntime(directory / TFLITE_FILE), card, directory))
     card.save(directory)  # the canary checks the served file's own answers
@@ -243,7 +243,7 @@ def compile_artifact(
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m classifier.compile", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.compile", description=__doc__.split("\n\n")[0])
     p.add_argument("model_dir", type=Path)
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--int8", type=Path, nargs="+", metavar="PHOTOS", help="quantise, calibrated on these folders")
