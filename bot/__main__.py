@@ -9,14 +9,14 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from .config import SETTINGS
+    from .config import SETTING_NAMES, settings_table
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Mirror Mirror Telegram bot. Settings come from the environment: "
-        + ", ".join(SETTINGS).replace("TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN (required)")
-        + " (see README).",
+        description="Mirror Mirror Telegram bot. Settings come from the environment (each also as NAME_FILE, "
+        "read from that file): " + ", ".join(SETTING_NAMES) + "; --settings says what each does.",
     )
+    parser.add_argument("--settings", action="store_true", help="print every setting, its default and its use")
     parser.add_argument(
         "--playground",
         action="store_true",
@@ -24,6 +24,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--port", type=int, default=8080, help="playground port (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.settings:
+        print(settings_table())
+        return 0
     if args.playground:
         return playground(args.port)
     from .config import Config, ConfigError

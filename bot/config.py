@@ -27,7 +27,7 @@ def with_files(env) -> dict[str, str]:
     """``NAME_FILE=/run/secrets/x`` for any setting: its value read from that file (Docker's and compose's
     secrets), so a token or a password need not sit in the environment where any child would see it."""
     out = dict(env)
-    for name in SETTINGS:
+    for name in SETTING_NAMES:
         path = env.get(name + "_FILE")
         if not path:
             continue
@@ -46,34 +46,45 @@ def derive_secret(token: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-# every setting read from the environment, in the order --help and the README give them (tests/test_deploy.py)
+# every setting read from the environment: name, default, what it does. ``python -m bot --settings`` prints
+# this table, the README holds it, and tests/test_deploy.py keeps both equal to what from_env reads.
+# Any of them may instead be read from a file: NAME_FILE=/run/secrets/x.
 SETTINGS = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_BASE_URL",
-    "TELEGRAM_FILE_BASE_URL",
-    "MODEL_DIR",
-    "MODELS_ROOT",
-    "WEBHOOK_URL",
-    "WEBHOOK_SECRET",
-    "PORT",
-    "LISTEN",
-    "HEALTH_PORT",
-    "HEALTH_LISTEN",
-    "STATE_DIR",
-    "RATE_LIMIT",
-    "RATE_WINDOW_SECONDS",
-    "GROUP_RATE_LIMIT",
-    "INLINE_RATE_LIMIT",
-    "NOTE_INTERVAL_SECONDS",
-    "MAX_PENDING",
-    "MAX_WAIT_MINUTES",
-    "GROUP_MESSAGES_PER_MINUTE",
-    "GROUP_PERIOD_SECONDS",
-    "ADMIN_IDS",
-    "REDIS_URL",
-    "REPLICA_NAME",
-    "RECLAIM_SECONDS",
+    ("TELEGRAM_BOT_TOKEN", "(required)", "the bot's token from @BotFather"),
+    ("TELEGRAM_API_BASE_URL", "Telegram's", "another Bot API server (a local one; the playground's)"),
+    ("TELEGRAM_FILE_BASE_URL", "Telegram's", "where that server serves files"),
+    ("MODEL_DIR", "", "a fixed model folder to serve"),
+    ("MODELS_ROOT", "`models/`", "the folder whose `DEFAULT` names the model served (and `/reload`ed)"),
+    ("WEBHOOK_URL", "", "set: webhook mode, Telegram posts to `$WEBHOOK_URL/telegram`; unset: long polling"),
+    ("WEBHOOK_SECRET", "", "32-256 of `A-Z a-z 0-9 _ -` (required with a webhook), or `derive` (from the token)"),
+    ("PORT", "8080", "the webhook's port (it serves `POST /telegram` only)"),
+    ("LISTEN", "0.0.0.0", "the webhook's address"),
+    ("HEALTH_PORT", "9090", "`/healthz`, `/readyz`, `/metrics`, in both modes; 0: none"),
+    ("HEALTH_LISTEN", "127.0.0.1", "their address (0.0.0.0 only on a network Prometheus alone shares)"),
+    ("STATE_DIR", "`state/`", "where `mirror.sqlite3` keeps the queue and the game (without Redis)"),
+    ("RATE_LIMIT", "6", "photos per user per window (an album's photos count each)"),
+    ("RATE_WINDOW_SECONDS", "60", "the rate limits' window"),
+    ("GROUP_RATE_LIMIT", "30", "photos per group per window, whoever sends them"),
+    ("INLINE_RATE_LIMIT", "30", "inline queries per user per window"),
+    ("NOTE_INTERVAL_SECONDS", "10", 'at most one hint or "slow down" per user this often'),
+    ("MAX_PENDING", "16", "updates handled at once; the rest wait in the durable queue"),
+    ("MAX_WAIT_MINUTES", "10", "a photo that waited longer is asked to be sent again"),
+    ("GROUP_MESSAGES_PER_MINUTE", "20", "Telegram's allowance per group per `GROUP_PERIOD_SECONDS`"),
+    ("GROUP_PERIOD_SECONDS", "60", "... over it, waiting answers leave merged"),
+    ("ADMIN_IDS", "", "user ids (comma or space separated) who may `/reload`"),
+    ("REDIS_URL", "", "state in Redis instead of SQLite, shared by replicas"),
+    ("REPLICA_NAME", "`hostname:PORT`", "this replica's name in Redis: keep it across its restarts"),
+    ("RECLAIM_SECONDS", "30", "a silent replica's updates are taken over after this long"),
 )
+SETTING_NAMES = tuple(name for name, _, _ in SETTINGS)
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (the README's)."""
+    rows = [f"| `{name}` | {default} | {what} |" for name, default, what in SETTINGS]
+    return "\n".join(["| setting | default | what it does |", "| --- | --- | --- |", *rows])
+
+
 HEALTH_PORT = 9090  # the ops port a deployed bot opens unless HEALTH_PORT says otherwise (0: none)
 
 

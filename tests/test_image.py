@@ -127,7 +127,7 @@ async def test_the_image_serves_reports_health_and_keeps_its_queue_across_contai
     state = tmp_path / "state"
     state.mkdir()
     os.chown(state, 10001, 10001)  # the volume belongs to the image's user (the Dockerfile's uid)
-    models = tmp_path / "models"  # mounted over the baked-in ones, as the README says
+    models = tmp_path / "models"  # mounted over the baked-in ones, as docs/operations.md says
     shutil.copytree(ROOT / "models", models)
     fake = await FakeBotAPI().start()
     ops = 9090  # the image's own HEALTH_PORT, which its HEALTHCHECK asks

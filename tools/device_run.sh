@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The GPU fine-tune, run by the one `device` call in the README ("Fine-tune on a GPU"):
-# installs the wheels carried in .device/ (python -m tools.devicepack fills it here), fine-tunes
-# EfficientNet-Lite2 end to end with augmentation on JAX (bfloat16 on the GPU), from the ImageNet
-# weights inside the shipped model, and leaves under $OUT the artifact as a tar in 15 MiB parts
-# (the tool brings back files of at most 16 MiB) and the log.
+# The GPU fine-tune on any CUDA machine (docs/gpu.md): fine-tunes EfficientNet-Lite2 end to end with
+# augmentation on JAX (bfloat16 on the GPU), from the ImageNet weights inside the shipped model, on DATA
+# (default: the photos python -m tools.devicepack packs into .device/, whose wheels it installs when Keras
+# is missing), and leaves under $OUT the log and the artifact as a tar in 15 MiB parts (easy to carry back).
 # Rehearse on a CPU: OUT=/tmp/out PYTHON=.venv/bin/python EPOCHS=1 LIMIT=40 bash tools/device_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +16,7 @@ if ! "$py" -c "import keras" 2>/dev/null; then # the device: Keras comes from th
 fi
 export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 version=${VERSION:-lite2-gpu-$(date +%Y%m%d)}
-args=(--data .device/photos --backbone efficientnet_lite2 --weights "models/$(cat models/DEFAULT)"
+args=(--data "${DATA:-.device/photos}" --backbone efficientnet_lite2 --weights "models/$(cat models/DEFAULT)"
   --mode end-to-end --head-epochs "${EPOCHS:-3}" --fine-tune-epochs "${FINE_TUNE_EPOCHS:-${EPOCHS:-8}}"
   --batch-size "${BATCH:-64}" --out "$OUT/models" --run-dir /tmp/runs --version "$version" --no-progress)
 if [ -n "${LIMIT:-}" ]; then args+=(--limit "$LIMIT"); fi

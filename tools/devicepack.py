@@ -1,5 +1,5 @@
 """python -m tools.devicepack [--data DIR]: fill ``.device/`` (git-ignored) with what a GPU run
-needs beside the working tree, for the one ``device`` call in the README.
+needs beside the working tree, for a GPU machine without internet (docs/gpu.md).
 
 The device tool sends the working tree and the carried folder, 64 MiB in all; its machine has JAX
 and no Keras, no network. So ``.device/`` holds the wheels it lacks (Keras and the two it needs

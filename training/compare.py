@@ -6,7 +6,7 @@ a device run never trained on (``tools/devicepack.py`` packs photos of the train
 only); ``--pets-real`` adds real pet photos (its ``dog/`` and ``cat/``), whole, as the bot reads a
 pet photo. Both models see each photo and its mirror image, as in their reports. Exit status 0
 when the candidate is better on the test split (accuracy, then log loss), 1 when not: the next
-step is ``python -m training.addheads CANDIDATE ... --promote`` (README, "Fine-tune on a GPU").
+step is ``python -m training.addheads CANDIDATE ... --promote`` (docs/gpu.md).
 """
 
 from __future__ import annotations
