@@ -11,7 +11,7 @@ async def test_burst_every_photo_answered_exactly_once():
     assert result["answered"] == 200 and result["lost"] == 0 and result["answered_twice"] == 0
     assert result["scored"] == 200 and result["busy"] == 0  # beyond the limit photos wait in the queue
     assert result["errors_logged"] == 0 and result["notes_left_in_chats"] == 0  # each "in line" note removed
-    assert result["start_to_first_answer_s"] < 30  # generous for a shared CI machine; docs/benchmarks.md has the real number
+    assert result["start_to_first_answer_s"] < 30  # generous for a shared CI machine (docs/benchmarks.md: ~1 s)
     # a blocking call on the loop (a model run, a decode) would stall it for 100+ ms every photo
     assert result["loop_stalls_over_100ms"] <= 5, result
     assert result["bot_peak_rss_mib"] < 1024
