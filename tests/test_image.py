@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -93,7 +94,10 @@ class Container:
         raise AssertionError("the container's process is gone")
 
     def remove(self) -> None:
+        """The container's process first: killing buildah alone would leave it running."""
         if self.proc and self.proc.poll() is None:
+            with contextlib.suppress(AssertionError, ProcessLookupError):
+                os.kill(self._cmd_pid(), signal.SIGKILL)
             self.proc.kill()
             self.proc.wait()
         subprocess.run(["buildah", "rm", self.name], capture_output=True, env=ENV)
@@ -124,6 +128,8 @@ async def until_ready(port: int, container: Container, timeout: float = 120) -> 
 
 async def test_the_image_serves_reports_health_and_keeps_its_queue_across_containers(tmp_path):
     assert CONFIG["User"] == "mirror" and CONFIG["Cmd"] == ["python", "-m", "bot"]
+    with socket.socket() as probe:  # the image's health port must be this container's, not a leftover's
+        assert probe.connect_ex(("127.0.0.1", 9090)) != 0, "something already listens on 127.0.0.1:9090"
     state = tmp_path / "state"
     state.mkdir()
     os.chown(state, 10001, 10001)  # the volume belongs to the image's user (the Dockerfile's uid)
