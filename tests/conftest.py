@@ -132,3 +132,33 @@ def face_clip(fmt: str = "mp4", frames: int = 30, side: int = 384, fps: int = 15
         for packet in stream.encode():
             container.mux(packet)
     return out.getvalue()
+
+
+def one_keyframe_clip(frames: int, side: int = 64, fps: int = 30) -> bytes:
+    """H.264 with a keyframe at the start only: every later frame needs all the frames before it."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"g": "1000000", "keyint_min": "1000000", "sc_threshold": "0", "preset": "ultrafast"}
+        base = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
+        for i in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request, tmp_path):
+    """Each store backend, for a test to hold to the same interface: SQLite on a file, a real redis-server."""
+    from bot.store import open_store
+
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    s = open_store(tmp_path, url)
+    yield s
+    await s.close()

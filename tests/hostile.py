@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.conftest import one_keyframe_clip
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,25 +48,6 @@ def float_tiff() -> bytes:
     return buf.getvalue()
 
 
-def one_keyframe_mp4(frames: int = 6000, side: int = 64) -> bytes:
-    """One keyframe, then P-frames only: each frame needs all the ones before it."""
-    import av
-
-    out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width = stream.height = side
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": "1000000", "keyint_min": "1000000", "sc_threshold": "0", "preset": "ultrafast"}
-        base = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
-        for i in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
-
-
 # name -> (bytes, how it is sent: "document" with a MIME type, or "video")
 def corpus() -> dict[str, tuple[bytes, str]]:
     return {
@@ -72,7 +55,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         "rgba_7000": (png(Image.new("RGBA", (7000, 7000), (0, 0, 0, 0))), "image/png"),
         "strip_1x40M": (png_header_only(1, 40_000_000), "image/png"),
         "float_tiff": (float_tiff(), "image/tiff"),
-        "one_keyframe_6000": (one_keyframe_mp4(), "video/mp4"),
+        "one_keyframe_6000": (one_keyframe_clip(6000), "video/mp4"),  # each frame needs all before it
         # FFmpeg's concat demuxer, probed from the content, would open a file of the bot's folder
         "ffconcat": (b"ffconcat version 1.0\nfile 'models/examples/cat.jpg'\n", "video/mp4"),
     }

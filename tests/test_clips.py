@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
-import av
-import numpy as np
 import pytest
 
 from classifier import UnreadableImage, clips
 from classifier.clips import FRAMES, _plan, container_format, sample_frames
-from tests.conftest import face_clip
-
-
-def one_keyframe_clip(frames: int, side: int = 64, fps: int = 30) -> bytes:
-    """H.264 with a keyframe at the start only: every later frame needs all the frames before it."""
-    out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width = stream.height = side
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": "1000000", "keyint_min": "1000000", "sc_threshold": "0", "preset": "ultrafast"}
-        base = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
-        for i in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
+from tests.conftest import face_clip, one_keyframe_clip
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,11 @@ right after is answered at once."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.hostile import ROOT, attack, corpus, more
+
+pytestmark = pytest.mark.slow  # whole processes end to end: `-m "not slow"` leaves them to CI
 
 SOMETHING_WENT_WRONG = "Something went wrong"
 

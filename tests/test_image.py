@@ -40,7 +40,10 @@ def _image_config() -> dict | None:
 CONFIG = _image_config()
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 HEALTHCHECK = DOCKERFILE.split("HEALTHCHECK", 1)[1].split("CMD ", 1)[1].split("\n#", 1)[0].replace("\\\n", " ").strip()
-pytestmark = pytest.mark.skipif(CONFIG is None, reason=f"no {IMAGE}: `bash .ci/image` builds it (CI does)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CONFIG is None, reason=f"no {IMAGE}: `bash .ci/image` builds it (CI does)"),
+]
 
 
 class Container:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tools.loadtest import burst
+
+pytestmark = pytest.mark.slow  # whole processes end to end: `-m "not slow"` leaves them to CI
 
 
 async def test_burst_every_photo_answered_exactly_once():

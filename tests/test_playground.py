@@ -16,6 +16,8 @@ from PIL import Image
 
 from tests.conftest import free_port, jpeg_bytes
 
+pytestmark = pytest.mark.slow  # whole processes end to end: `-m "not slow"` leaves them to CI
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -24,14 +24,6 @@ async def fake():
     await server.stop()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request, tmp_path):
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    s = open_store(tmp_path, url)
-    yield s
-    await s.close()
-
-
 async def test_an_update_in_hand_when_a_process_ended_is_taken_again_with_its_tries(store):
     await store.enqueue([Incoming(1, 50, "u1"), Incoming(2, 51, "u2")])
     first = await store.take(2)

@@ -19,6 +19,8 @@ from bot.fakeapi import FakeBotAPI
 from tests.conftest import free_port, make_artifact
 from tests.test_bot import GROUP, body, photo_bytes, private, user
 
+pytestmark = pytest.mark.slow  # whole processes end to end: `-m "not slow"` leaves them to CI
+
 ADMIN = 4242
 
 

@@ -12,14 +12,6 @@ import pytest
 from bot.store import Incoming, open_store
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request, tmp_path):
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    s = open_store(tmp_path, url)
-    yield s
-    await s.close()
-
-
 async def test_leaderboard_keeps_each_players_best_and_latest_name(store):
     await store.record_score(-1, 7, "Ann", {"dog": 0.6, "cat": 0.4})
     await store.record_score(-1, 7, "Ann Lee", {"dog": 0.3, "cat": 0.7})
