@@ -57,14 +57,10 @@ class Container:
         self.proc = None
 
     def start(self) -> None:
-        args = [
-            "buildah",
-            "run",
-            "--volume",
-            f"{self.state}:/home/mirror/state",
-            "--volume",
-            f"{self.models}:/app/models:ro",
-        ]
+        # the state at a path of its own: buildah mounts the image's VOLUME /home/mirror/state and a --volume
+        # given for the same path in either order (docker does not); the image's STATE_DIR is checked apart
+        args = ["buildah", "run", "--volume", f"{self.state}:/state", "--volume", f"{self.models}:/app/models:ro"]
+        args += ["--env", "STATE_DIR=/state"]
         for key, value in self.env.items():
             args += ["--env", f"{key}={value}"]
         self.proc = subprocess.Popen(
@@ -131,6 +127,7 @@ async def until_ready(port: int, container: Container, timeout: float = 120) -> 
 
 async def test_the_image_serves_reports_health_and_keeps_its_queue_across_containers(tmp_path):
     assert CONFIG["User"] == "mirror" and CONFIG["Cmd"] == ["python", "-m", "bot"]
+    assert "STATE_DIR=/home/mirror/state" in CONFIG["Env"] and "/home/mirror/state" in CONFIG["Volumes"]
     with socket.socket() as probe:  # the image's health port must be this container's, not a leftover's
         assert probe.connect_ex(("127.0.0.1", 9090)) != 0, "something already listens on 127.0.0.1:9090"
     state = tmp_path / "state"
