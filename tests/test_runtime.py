@@ -59,6 +59,7 @@ def test_compile_command_adds_the_fast_path(tmp_path):
     assert Classifier.load(path).runtime.name == "litert"
 
 
+@pytest.mark.slow
 def test_compile_int8_is_calibrated_on_photos_checked_and_recorded(tmp_path):
     """--int8: calibrated on a folder of photos (with a face among them), checked against Keras on
     inputs kept out of the calibration, its differences and fresh canary probes in the card."""

@@ -225,6 +225,7 @@ def people_dirs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
     """The whole recipe on an EfficientNet-Lite0: the pet head, then the ImageNet, human-face and
     people heads in the same graph, the LiteRT file with all four outputs, and the report."""
@@ -285,6 +286,7 @@ sys.meta_path.insert(0, NoTensorFlow())
 """
 
 
+@pytest.mark.slow
 def test_the_gpu_recipe_runs_on_jax_without_tensorflow(kaggle_dir, tmp_path):
     """What tools/device_run.sh runs on the GPU machine (JAX, bfloat16 steps, end to end with
     augmentation; that machine has no TensorFlow), here on the CPU; then the serving file is added
