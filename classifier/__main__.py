@@ -92,10 +92,11 @@ def _describe(result) -> str:
 
 def _pet(pet) -> str:
     from .breeds import breed_name
+    from .wording import indefinite
 
     said = pet.prediction.text.replace("you are", "this one is", 1)
     breed = breed_name(pet.breed) if pet.breed is not None else None
-    return said + (f" (a {breed}, I'd say)" if breed else "")
+    return said + (f" ({indefinite(breed)}, I'd say)" if breed else "")
 
 
 if __name__ == "__main__":

@@ -21,3 +21,9 @@ def sentence(percents: dict[str, int]) -> str:
     """``you are 73% puppy, 27% kitty``: biggest share first."""
     parts = sorted(percents.items(), key=lambda kv: -kv[1])
     return "you are " + ", ".join(f"{p}% {name}" for name, p in parts)
+
+
+def indefinite(noun: str) -> str:
+    """``noun`` after "a" or "an", by the sound it starts with: "an Egyptian Mau", "a Siamese". The first
+    letter tells it for every breed name in ``classifier/breeds.py`` (none starts "uni..." or "hour")."""
+    return ("an " if noun[:1].lower() in ("a", "e", "i", "o", "u") else "a ") + noun
