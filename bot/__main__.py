@@ -57,7 +57,7 @@ def playground(port: int) -> int:
     from classifier import Classifier, ModelError
 
     from .config import Config
-    from .playground import serve
+    from .playground.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,19 +1,18 @@
-"""Wiring: configuration + classifier -> a python-telegram-bot Application, run by polling or
-webhook, stopped gracefully (in-flight photos are answered before exit)."""
+"""Wiring: configuration + classifier -> a python-telegram-bot Application with its handlers, fed by
+the durable intake (polling or webhook), stopped gracefully (photos in hand are answered before exit).
+
+A photo's route: ``delivery/intake.py`` (recorded, taken fairly) -> PTB's dispatch -> ``handlers/photo.py``
+(or ``handlers/album.py``) -> ``scoring.py`` -> ``classifier`` -> ``delivery/sending.py`` (the answer,
+recorded by ``delivery/exactly_once.py``). State lives in ``store/``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import secrets
 import signal
 import time
-from urllib.parse import quote
 
-from aiohttp import web
-from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -22,157 +21,27 @@ from telegram.ext import (
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from classifier import Classifier
 
-from . import handlers
-from .answered import AnsweringRequest
 from .config import ALLOWED_UPDATES, Config
-from .intake import UPDATES_PER_POLL, Intake  # noqa: F401 - UPDATES_PER_POLL: the tests read it here
+from .context import CONTEXT_TYPES
+from .delivery.exactly_once import AnsweringRequest
+from .delivery.intake import UPDATES_PER_POLL, Intake  # noqa: F401 - UPDATES_PER_POLL: the tests read it here
+from .delivery.pacing import ChatPacer, TelegramLimits
+from .handlers import album, commands, errors, photo, sharing, why
+from .logs import configure_logging  # noqa: F401 - part of the app's surface (python -m bot)
 from .loopwatch import LoopWatch
+from .messages import MIRROR_CAPTION, Album
 from .metrics import Metrics
-from .outbox import Outbox
-from .pacing import ChatPacer, TelegramLimits
-from .scoring import Scorer
-from .store import Store, open_store
-from .texts import text
+from .servers import WEBHOOK_PATH, start_ops_server, start_webhook_server
+from .state import BotState
+from .store import open_store
 
 log = logging.getLogger(__name__)
-WEBHOOK_PATH = "/telegram"
-RELOAD = "reload:"  # + the replica that announced it
-
-
-class BotState:
-    """Everything the handlers share, kept in ``application.bot_data['state']``."""
-
-    def __init__(self, config: Config, classifier: Classifier, store: Store, pacer: ChatPacer, metrics: Metrics):
-        self.config = config
-        self.outbox = Outbox(pacer, lambda language: text(language, "merged"))  # group answers over the limit
-        self.scorer = Scorer(classifier, config.max_pending)
-        self.store = store  # bot/store: where all state lives
-        self.metrics = metrics
-        self.metrics.serving(classifier.card.version)
-        self._reload_lock = asyncio.Lock()
-        self._busy = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @contextlib.asynccontextmanager
-    async def in_flight(self):
-        self._busy += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._busy -= 1
-            if not self._busy:
-                self._idle.set()
-
-    async def remember(self, value: str, user_id: int | None = None) -> str:
-        """A short key for a "why?" button (callback data is capped at 64 bytes, file ids are not);
-        with ``user_id`` the key is theirs, and /forgetme erases it."""
-        key = secrets.token_urlsafe(9)
-        await self.store.remember(key, value, user_id=user_id)
-        return key
-
-    async def allowance(self, update: Update, token: str | None = None) -> float:
-        """Count one photo (``token``, by default the update's id) against its sender's rate limit and,
-        in a group, the group's: 0 if allowed, else seconds to wait. A sender over their own limit
-        spends nothing of the group's."""
-        config, token = self.config, token or str(update.update_id)
-        wait = await self.store.hit(update.effective_user.id, config.rate_limit, config.rate_window_s, token)
-        chat = update.effective_chat
-        if wait or chat is None or chat.id >= 0:
-            return wait
-        return await self.store.hit(chat.id, config.group_rate_limit, config.rate_window_s, token, kind="chat")
-
-    async def reload_everywhere(self) -> tuple[bool, str]:
-        """Reload here, then tell every other replica to do the same (each runs its own canary)."""
-        outcome = await self.reload()
-        await self.store.broadcast(RELOAD + self.config.replica)
-        return outcome
-
-    async def on_broadcast(self, message: str) -> None:
-        if message.startswith(RELOAD) and message != RELOAD + self.config.replica:
-            log.info("reload announced by replica %s", message[len(RELOAD) :])
-            await self.reload()
-
-    async def reload(self) -> tuple[bool, str]:
-        """Load the configured model again (MODEL_DIR, or whatever models/DEFAULT names now),
-        run the canary, and switch only if it passes. Returns (switched, what happened)."""
-        from classifier.probes import canary
-
-        old = self.scorer.card.version
-        async with self._reload_lock:
-
-            def load():
-                candidate = Classifier.load(self.config.model_path()).warm_up()
-                return candidate, canary(candidate)
-
-            try:
-                candidate, (passed, why) = await asyncio.get_running_loop().run_in_executor(None, load)
-            except Exception as exc:  # a broken artifact must never take the bot down
-                passed, why, candidate = False, f"{type(exc).__name__}: {exc}", None
-            if not passed:
-                log.warning("reload refused, still serving %s: %s", old, why)
-                return False, f"kept {old}: {why}"
-            self.scorer.swap(candidate)
-            self.metrics.serving(candidate.card.version)
-            log.info("now serving %s (was %s): %s", candidate.card.version, old, why)
-            return True, f"now serving {candidate.card.version} (was {old}): {why}"
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class RedactSecrets(logging.Formatter):
-    """No log line may carry the token or the webhook secret, whatever library wrote it: what the
-    handler's own formatter writes (message, traceback, stack) is redacted as a whole, the token also
-    URL-encoded (a request URL in an error)."""
-
-    def __init__(self, token: str, webhook_secret: str | None = None, inner: logging.Formatter | None = None):
-        super().__init__(LOG_FORMAT)
-        self.inner = inner
-        forms = {token: "<token>", quote(token, safe=""): "<token>", quote(token, safe="").lower(): "<token>"}
-        if ":" in token:  # the part after the bot's id is the secret one, wherever it turns up alone
-            forms[token.split(":", 1)[1]] = "<token>"
-        if webhook_secret:
-            forms[webhook_secret] = "<webhook-secret>"
-        # longest first, so the whole token goes before its secret part
-        self.forms = sorted(((k, v) for k, v in forms.items() if len(k) >= 8), key=lambda kv: -len(kv[0]))
-
-    def redact(self, text: str) -> str:
-        for secret, mark in self.forms:
-            text = text.replace(secret, mark)
-        return text
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = self.inner.format(record) if self.inner else super().format(record)
-        if record.exc_text:  # cached on the record for any other handler
-            record.exc_text = self.redact(record.exc_text)
-        return self.redact(text)
-
-    def formatException(self, ei) -> str:
-        return self.redact(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return self.redact(super().formatStack(stack_info))
-
-
-def configure_logging(config: Config, level=logging.INFO) -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with the token
-    for handler in logging.getLogger().handlers:
-        inner = handler.formatter
-        if isinstance(inner, RedactSecrets):
-            inner = inner.inner
-        handler.setFormatter(RedactSecrets(config.token, config.webhook_secret, inner))
 
 
 def build_application(config: Config, classifier: Classifier) -> Application:
@@ -196,8 +65,8 @@ def _builder(config: Config, pacer: ChatPacer, metrics: Metrics):
         request=AnsweringRequest(connection_pool_size=16, pool_timeout=30.0),
         rate_limiter=TelegramLimits(pacer, metrics),  # Telegram's limits; honours 429 retry_after
     )
-    # updates come through the durable intake (bot/intake.py), not PTB's own updater
-    return ApplicationBuilder().bot(bot).concurrent_updates(256).updater(None)
+    # updates come through the durable intake (delivery/intake.py), not PTB's own updater
+    return ApplicationBuilder().bot(bot).context_types(CONTEXT_TYPES).concurrent_updates(256).updater(None)
 
 
 def add_handlers(application: Application) -> None:
@@ -206,27 +75,28 @@ def add_handlers(application: Application) -> None:
     image = filters.PHOTO | filters.Document.IMAGE | filters.Sticker.STATIC | clip
     application.add_handlers(
         [
-            CommandHandler("start", handlers.start),
-            CommandHandler("help", handlers.help_command),
-            CommandHandler("about", handlers.about),
-            CommandHandler("privacy", handlers.privacy),
-            CommandHandler("top", handlers.top),
-            CommandHandler("me", handlers.me),
-            CommandHandler("forgetme", handlers.forget_me),
-            CommandHandler("mirror", handlers.mirror_command),
-            CommandHandler("cards", handlers.cards_command),
-            CommandHandler("reload", handlers.reload_command),
-            CallbackQueryHandler(handlers.why_button, pattern=r"^why:"),
-            InlineQueryHandler(handlers.inline_query),
-            MessageHandler(private & (filters.Sticker.ANIMATED | filters.Sticker.VIDEO), handlers.animated_sticker),
-            MessageHandler(private & image, handlers.private_image),
-            MessageHandler(groups & image & filters.CaptionRegex(handlers.MIRROR_CAPTION), handlers.group_caption),
-            MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), handlers.mention),
-            MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.text_hint),
-            MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, handlers.not_an_image),
+            CommandHandler("start", commands.start),
+            CommandHandler("help", commands.help_command),
+            CommandHandler("about", commands.about),
+            CommandHandler("privacy", commands.privacy),
+            CommandHandler("top", commands.top),
+            CommandHandler("me", commands.me),
+            CommandHandler("forgetme", commands.forget_me),
+            CommandHandler("mirror", photo.mirror_command),
+            CommandHandler("cards", commands.cards_command),
+            CommandHandler("reload", commands.reload_command),
+            CallbackQueryHandler(why.why_button, pattern=r"^why:"),
+            InlineQueryHandler(sharing.inline_query),
+            TypeHandler(Album, album.album),  # photos sent together, queued and handed over as one (delivery/intake.py)
+            MessageHandler(private & (filters.Sticker.ANIMATED | filters.Sticker.VIDEO), photo.animated_sticker),
+            MessageHandler(private & image, photo.private_image),
+            MessageHandler(groups & image & filters.CaptionRegex(MIRROR_CAPTION), photo.group_caption),
+            MessageHandler(groups & (filters.Entity("mention") | filters.CaptionEntity("mention")), photo.mention),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, photo.text_hint),
+            MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, photo.not_an_image),
         ]
     )
-    application.add_error_handler(handlers.on_error)
+    application.add_error_handler(errors.on_error)
 
 
 async def run(
@@ -297,70 +167,3 @@ def peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-async def start_webhook_server(application: Application, config: Config, intake: Intake) -> web.AppRunner:
-    secret = (config.webhook_secret or "").encode()
-
-    async def telegram_update(request: web.Request) -> web.Response:
-        # as bytes: any header compares (aiohttp keeps undecodable bytes as surrogates); none set refuses all
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode("utf-8", "surrogateescape")
-        if not secret or not hmac.compare_digest(given, secret):
-            return web.Response(status=403)
-        try:
-            raw = await request.json()
-        except ValueError:  # not JSON, or not UTF-8
-            return web.Response(status=400)
-        update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if type(update_id) is not int or not 0 <= update_id < 2**63:  # a JSON integer the store can keep
-            return web.Response(status=400)
-        try:
-            update = Update.de_json(raw, application.bot)
-        except Exception:  # noqa: BLE001 - unreadable here: kept and answered, or Telegram would retry it forever
-            await intake.record([], [raw])
-        else:
-            await intake.record([update])  # committed before Telegram hears 200
-        return web.Response(text="ok")
-
-    app = web.Application(client_max_size=1 << 20)
-    app.router.add_post(WEBHOOK_PATH, telegram_update)
-    return await _serve(app, config.listen, config.port)
-
-
-async def start_ops_server(state: BotState, config: Config) -> web.AppRunner:
-    """/healthz, /readyz and /metrics on a port of their own, in polling and webhook mode alike: bound to
-    127.0.0.1 unless ``HEALTH_LISTEN`` says otherwise, so the metrics are never public by accident."""
-
-    async def healthz(request: web.Request) -> web.Response:
-        """Alive: the process answers HTTP."""
-        return web.json_response({"status": "ok", "replica": config.replica, "model": state.scorer.card.version})
-
-    async def readyz(request: web.Request) -> web.Response:
-        """Ready for traffic: a model is loaded and the store answers."""
-        try:
-            store_ok = await asyncio.wait_for(state.store.ping(), 2.0)
-        except (TimeoutError, OSError, ConnectionError):
-            store_ok = False
-        body = {
-            "status": "ready" if store_ok else "not ready",
-            "replica": config.replica,
-            "model": state.scorer.card.version,
-            "store": "ok" if store_ok else "down",
-        }
-        return web.json_response(body, status=200 if store_ok else 503)
-
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=state.metrics.render(), headers={"Content-Type": state.metrics.content_type})
-
-    app = web.Application(client_max_size=1024)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    return await _serve(app, config.health_listen, config.health_port)
-
-
-async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner

@@ -4,8 +4,8 @@ micro-batches, the event loop never blocked, and a busy limit.
 ``admit()`` is held from before a photo is downloaded until its answer is sent, so at most
 ``max_pending`` photos (and their result cards) are in memory; of those, ``DECODED_AT_ONCE`` at most are
 being read (decoded, at or waiting for the model); the others are bytes or cards, and a photo's decoded
-copy is dropped once its card is drawn (``handlers.answer_photo``). The durable intake
-(``bot/intake.py``) hands over no more updates than that at once, so a burst waits in the queue;
+copy is dropped once its card is drawn (``handlers/photo.py``). The durable intake
+(``bot/delivery/intake.py``) hands over no more updates than that at once, so a burst waits in the queue;
 the gate stays as a guard, and would answer "busy" before any download."""
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _tree_rss_mib(pid: int) -> float:
 async def attack(files: dict[str, tuple[bytes, str]], plain: bytes, timeout: float = 60.0) -> dict:
     """Send each file from its own user at once, then ``plain`` from another; the bot's answers,
     when each came, its process tree's peak RSS (before and during), and whether it stayed up."""
-    from bot.fakeapi import FakeBotAPI
+    from bot.playground.fakeapi import FakeBotAPI
 
     fake = await FakeBotAPI().start()
     state_dir = tempfile.mkdtemp(prefix="mirror-hostile-")

@@ -18,8 +18,8 @@ from PIL import Image
 
 from bot.app import UPDATES_PER_POLL, run
 from bot.config import Config
-from bot.fakeapi import BOT_USER, FakeBotAPI
 from bot.loopwatch import LoopWatch
+from bot.playground.fakeapi import BOT_USER, FakeBotAPI
 from classifier import Classifier
 from tests.conftest import free_port, jpeg_bytes, png_bytes
 
@@ -142,6 +142,7 @@ async def test_iphone_heic_file_is_scored(fake, bot):
     assert body(answer).startswith("you are ")
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_running_answer_me_and_forgetme(fake, bot):
     """Each selfie joins the user's running answer; /me shows it; /forgetme erases everything kept
     about the user (answers, leaderboard entries, settings) and says so."""
@@ -345,6 +346,7 @@ async def test_the_fake_api_applies_telegrams_flood_control(fake):
         assert group[:20] == [200] * 20 and group[20] == 429
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_a_burst_stays_under_telegrams_limits_and_429s_are_counted_and_logged_once(
     fake, tiny_classifier, tmp_path, caplog
 ):
@@ -353,7 +355,7 @@ async def test_a_burst_stays_under_telegrams_limits_and_429s_are_counted_and_log
     injected) show in /metrics; the log has the first at once and the rest of its minute as a count."""
     import logging
 
-    caplog.set_level(logging.WARNING, logger="bot.pacing")
+    caplog.set_level(logging.WARNING, logger="bot.delivery.pacing")
     port, ops = free_port(), free_port()
     webhook = dict(webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s" * 32, port=port, listen="127.0.0.1")
     async with Harness(fake, tiny_classifier, tmp_path, health_port=ops, **webhook):
@@ -378,11 +380,12 @@ async def burst_then_three_429s(fake, port):
     assert 'mirror_telegram_429_total{method="sendPhoto"} 3.0' in metrics
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_a_restarted_bot_waits_out_the_second_its_last_run_may_have_filled(tmp_path):
     """Windows kept in memory die with the process while Telegram still counts its last second: after
     a crash (the intake recovered updates) a fresh pacer sends nothing in its first second, then 30
     at once; each counts until a second after Telegram answered it. A clean start sends at once."""
-    from bot.pacing import ChatPacer
+    from bot.delivery.pacing import ChatPacer
     from bot.store import open_store
 
     store = open_store(tmp_path)
@@ -476,6 +479,7 @@ async def test_a_burst_beyond_the_limit_waits_in_the_queue_instead_of_busy(fake,
     assert fake.calls["getFile"] == 12
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_one_users_many_photos_do_not_hold_up_another(fake, tiny_classifier, tmp_path):
     """Fair between users: everyone's first photo before anyone's second."""
     for i in range(12):  # all waiting at Telegram when the bot starts, as after a redeploy
@@ -781,6 +785,7 @@ async def test_cards_off_gives_text_answers(fake, bot):
 
 
 # -- redeploying ----------------------------------------------------------------------------------
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_hot_reload_while_photos_flow_and_a_broken_model_is_refused(fake, tmp_path):
     from classifier.card import set_default
     from tests.conftest import make_artifact
@@ -882,6 +887,7 @@ async def test_an_album_gets_one_grid_answer_with_each_photo_and_a_verdict(fake,
     assert "📈 you, over 4 selfies" in body(answer)  # each selfie joined the running answer
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
     ko = user(71, "Min", lang="ko")
     await send_album(fake, GROUP, ko, [photo_bytes(1), photo_bytes(2)], group_id="quiet")
@@ -896,6 +902,7 @@ async def test_albums_in_a_group_only_when_asked_and_in_korean(fake, bot):
     await store.close()
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classifier, tmp_path, monkeypatch):
     """Telegram allows a group ~20 messages a minute (here 3 per 4 s): answers beyond it wait
     together and leave as one message, a line each; none is dropped and the workers move on. A
@@ -936,6 +943,7 @@ async def test_a_group_over_its_limit_gets_every_answer_merged(fake, tiny_classi
     await store.close()
 
 
+@pytest.mark.slow  # Telegram's per-chat pace: seconds of waiting
 async def test_a_waiting_group_answer_retried_after_a_5xx_is_recorded_as_answered(fake, tiny_classifier, tmp_path):
     """The group's second answer waits in its outbox and leaves alone; Telegram answers its first try
     with a 502 and takes the retry: the update is recorded as answered, so a restart does not answer it again."""

@@ -70,6 +70,7 @@ def test_no_model_is_one_clear_line(tmp_path, files):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a benchmark run
 def test_bench_prints_both_sides_and_their_ratios(tiny_model_dir):
     out = subprocess.run(
         [sys.executable, "-m", "tools.bench", "--model", tiny_model_dir, "--photos", "4", "--concurrency", "4"]
@@ -145,6 +146,7 @@ def test_faces_text_output(sample_photos):
     assert cup.endswith(": no face or pet found")
 
 
+@pytest.mark.slow  # a benchmark run
 def test_selfie_bench_prints_baseline_and_new_side_by_side(tiny_model_dir, sample_photos):
     """The baseline is a git revision's own code (here HEAD, in a temporary worktree)."""
     out = subprocess.run(

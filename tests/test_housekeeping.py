@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import time
 
-from bot import intake
+from bot.delivery import intake
 from bot.store import Incoming, open_store
 from tests.test_bot import Harness, private, reply_in, send_photo, user
 from tests.test_poison import fake  # noqa: F401 - the fixture

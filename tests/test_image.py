@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakeapi import FakeBotAPI
+from bot.playground.fakeapi import FakeBotAPI
 from tests.conftest import free_port
 from tests.test_bot import body, photo_bytes, private, user
 

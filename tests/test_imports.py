@@ -90,3 +90,30 @@ def test_dependencies_point_one_way():
 
 def test_the_cycle_finder_finds_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# inside bot/: the handlers call down into delivery and the store; nothing below calls back up
+BELOW_HANDLERS = ("bot.delivery", "bot.store", "bot.messages", "bot.scoring", "bot.texts", "bot.phrases", "bot.config")
+
+
+def test_nothing_below_the_handlers_imports_them():
+    for name, targets in graph().items():
+        if name.startswith(BELOW_HANDLERS):
+            up = {t for t in targets if t.startswith(("bot.handlers", "bot.app"))}
+            assert not up, f"{name} imports {sorted(up)}"
+
+
+def test_the_store_knows_nothing_of_telegram_delivery():
+    for name, targets in graph().items():
+        if name.startswith("bot.store"):
+            wrong = {t for t in targets if not t.startswith(("bot.store", "bot.config"))}
+            assert not wrong, f"{name} imports {sorted(wrong)}"
+
+
+def test_no_module_of_the_bot_outgrows_a_readers_sitting():
+    big = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "bot").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 300
+    }
+    assert not big, f"split these by concern: {big}"

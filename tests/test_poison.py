@@ -10,7 +10,7 @@ import logging
 import pytest
 from PIL import Image
 
-from bot.fakeapi import FakeBotAPI
+from bot.playground.fakeapi import FakeBotAPI
 from bot.store import Incoming, open_store
 from classifier import sandbox
 from tests.conftest import png_bytes
@@ -64,7 +64,7 @@ async def test_a_file_that_ended_a_process_is_answered_from_a_child(
     less memory than the file needs), and its sender hears "couldn't read" once; the bot goes on."""
     monkeypatch.setattr(sandbox, "MEMORY", 320 * 2**20)
     await crashed_with(fake, tmp_path, 61, png_bytes(Image.new("RGBA", (7000, 7000), (0, 0, 0, 0))))
-    caplog.set_level(logging.WARNING, "bot.intake")
+    caplog.set_level(logging.WARNING, "bot.delivery.intake")
     async with Harness(fake, tiny_classifier, tmp_path):
         (answer,) = await reply_in(fake, 61)
         assert "couldn't read" in body(answer)

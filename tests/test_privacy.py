@@ -124,7 +124,7 @@ def why_press(fake, who: dict, answer, query_id: str):
 
 def callback_answers(fake) -> None:
     """Record the bot's answerCallbackQuery calls in ``fake.sent`` (an alert is shown to its presser only)."""
-    from bot.fakeapi import Sent
+    from bot.playground.fakeapi import Sent
 
     async def answered(params):
         async with fake._new_sent:
@@ -239,7 +239,7 @@ def redis_mentions(url, needles) -> list[tuple]:
     return found
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 async def test_forgetme_leaves_nothing_but_rate_limits_as_privacy_says(
     fake, tiny_classifier, tmp_path, request, backend
 ):

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from bot.app import WEBHOOK_PATH
-from bot.fakeapi import FakeBotAPI
+from bot.playground.fakeapi import FakeBotAPI
 from tests.conftest import free_port, make_artifact
 from tests.test_bot import GROUP, body, photo_bytes, private, user
 

@@ -23,7 +23,7 @@ from telegram.error import NetworkError
 
 from bot.app import configure_logging
 from bot.config import ALLOWED_UPDATES, MIN_SECRET, Config, ConfigError, derive_secret
-from bot.fakeapi import FakeBotAPI
+from bot.playground.fakeapi import FakeBotAPI
 from classifier import ModelError
 from classifier.card import default_model_dir, set_default
 from tests.conftest import free_port

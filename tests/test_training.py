@@ -189,6 +189,7 @@ def test_cli_help_documents_every_option():
         assert option in out
 
 
+@pytest.mark.slow  # a process that imports TensorFlow
 def test_cli_bad_data_dir_is_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "training", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)],
@@ -265,6 +266,7 @@ def test_pipeline_with_the_bots_heads(kaggle_dir, people_dirs, tmp_path):
         ),
     ],
 )
+@pytest.mark.slow  # a process that imports TensorFlow
 def test_heads_command_lines_fail_with_one_clear_line(command, expected):
     result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and expected in result.stderr.strip().splitlines()[-1]

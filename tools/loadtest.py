@@ -70,7 +70,7 @@ async def burst(
     groups: int = 0,
     seed: int = 0,
 ) -> dict:
-    from bot.fakeapi import BOT_USER, FakeBotAPI
+    from bot.playground.fakeapi import BOT_USER, FakeBotAPI
     from bot.texts import text
 
     rng = random.Random(seed)

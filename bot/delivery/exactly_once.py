@@ -1,52 +1,19 @@
-"""Recording that an update is answered the moment its answer has left.
+"""Recording that an update is answered the moment its answer has left, so a kill at any instant
+loses no answer and sends none twice.
 
-A crash can fall between Telegram accepting a reply and the bot recording it (the update is then
-answered again after the restart), or between recording and the reply leaving (it is never
-answered). The answer is recorded between two writes of its request's last chunk: everything but
-its last ``TAIL`` bytes is written first and taken by the kernel; then the bot waits until the
-socket takes more; then records; then writes the tail in one send, with nothing awaited between.
-Killed before the record, Telegram holds an incomplete request, which it drops, and the update is
-answered after the restart; after it, the kernel holds the whole request and delivers it though the
-process is gone. Recording when the request started left the whole upload of a result card as a
-window for losing the answer (one lost in a 3-replica burst with a SIGKILL, ``python -m
-tools.loadtest --replicas 3 --crash-after 100``); recording after the last byte, or after the
-response, left a window for a duplicate (1 in a CI crash run, 3 per crash when recorded after the
-response, the kill following an observed answer). Recording just before the last chunk, without the
-wait, left one more window (found by reading the code, not seen in a load test): with the kernel's
-buffer full (an upload faster than the link) the last chunk waits in this process after the record,
-and a kill then loses the answer; ``tests/test_answered.py`` holds the record until a full socket
-takes more. The record is only written out before the tail (``Store.send_done``); its confirmation
-is awaited after: waiting for Redis's reply first let the loop run other tasks in between, and 2 of
-4 three-replica crash runs lost answers that way.
+Recorded too early, a kill before the reply leaves loses it; too late, a kill after Telegram took it
+answers it again after the restart. So the answer's request is written out but for its last ``TAIL``
+bytes; the bot waits until the socket takes more, records (``Store.send_done``, written before the tail
+and confirmed after it), then writes the tail in one send with nothing awaited between. Killed before
+the record, Telegram holds an incomplete request and drops it; after it, the kernel delivers the whole
+request though the process is gone. A 429, a 5xx or no response undoes the record (``Ticket.refused``),
+and the retry records again. An answer for several updates (an album, a group's merged message)
+records them all in one write (``answering_together``). Windows left: a kill between the record's write
+and the tail's send (microseconds) loses that answer; a kill between Telegram's 200 and the record's
+confirmation may send one answer twice. ``tests/test_exactly_once.py`` kills a sender at each moment.
 
-A recorded answer is still only a claim until Telegram accepts it: a 429 (flood control), a 5xx or
-no response at all undoes the record (``Ticket.refused``), so a kill while the bot waits out
-``retry_after`` leaves the update unanswered in the store, and it is answered after the restart; the
-retry records it again. Redis keeps the stream entry until the 200 (``Store.accepted``). An answer
-for several updates (an album, a group's merged message) records them all in one write of the store
-(``answering_together``): one record each left a window between two of them, in which a kill lost
-the first update's answer (one group answer lost in an upload-kill run, 2026-12-02). The windows
-left: between the record's write and the tail's send (a few Python calls, microseconds) a kill loses
-the answer; a kill between Telegram's 200 and the record being confirmed is at most one answer twice
-per kill (the record left before the tail, so only its confirmation is missing); no response (a
-dropped connection after the last bytes) is taken as not sent, and may be answered twice if
-Telegram had in fact accepted it.
-
-Measured against the fake Bot API with Telegram's flood rule (``python -m tools.loadtest``,
-2026-12-02): 300 photos from 100 users with a SIGKILL after 60 answers, 3 runs; 20 runs of 119
-photos (100 photos, 3 albums, 2 groups of 8) killed at every kind of moment in turn (after N
-answers, as a card's upload reaches Telegram, during a storm of 429s, while an album is collected,
-while a group's answers wait in its outbox: ``--kill random --runs 20``); 3 replicas on Redis, one
-killed the same ways: 0 lost and 0 answered twice in every run. The CI-sized burst killed as a
-card's upload reaches Telegram (``--photos 24 --users 12 --albums 2 --groups 1 --kill upload --runs
-20``): 0 lost, 0 twice over 680 answers. Its earlier 1 lost in about 4 runs was the fake Bot API
-refusing a request that had arrived whole (it read the body only after killing the sender);
-``tests/test_answered.py`` kills a sender at four moments of its upload, each recorded exactly when
-carried out.
-
-Context variables carry the update being handled and whether the coming request is its answer:
-each update runs in its own task, and the values follow it through python-telegram-bot's
-callbacks and rate limiter down to ``AnsweringRequest`` and the transport beneath it.
+Context variables carry the ticket of the update being handled through python-telegram-bot's
+callbacks and rate limiter down to ``AnsweringRequest`` and its transport.
 """
 
 from __future__ import annotations
@@ -147,6 +114,11 @@ def final_reply() -> None:
 class AnsweringRequest(HTTPXRequest):
     """Records the update as answered once its answer's request has been written out."""
 
+    def __init__(self, connection_pool_size: int = 16, **kwargs):
+        # the same limits python-telegram-bot would give its own transport
+        transport = _AnsweringTransport(limits=httpx.Limits(max_connections=connection_pool_size))
+        super().__init__(connection_pool_size=connection_pool_size, httpx_kwargs={"transport": transport}, **kwargs)
+
     async def do_request(self, url, method, request_data=None, *args, **kwargs):
         if not _final.get():
             return await super().do_request(url, method, request_data, *args, **kwargs)
@@ -168,16 +140,11 @@ class AnsweringRequest(HTTPXRequest):
                 await ticket.refused()
         return code, payload
 
-    def _build_client(self) -> httpx.AsyncClient:
-        settings = dict(self._client_kwargs)
-        settings["transport"] = _AnsweringTransport(limits=settings["limits"])  # the client's limits go to it
-        return httpx.AsyncClient(**settings)
-
 
 class _AnsweringTransport(httpx.AsyncHTTPTransport):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        # httpx does not take a network backend; the pool it built (direct or through a proxy) does
+        # httpx takes no network backend (the one private attribute touched here); its pool does
         self._pool._network_backend = _RecordingBackend(self._pool._network_backend)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

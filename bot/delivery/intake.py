@@ -9,9 +9,9 @@ is lost when the process dies.
   (file ids), never photo bytes: a photo is downloaded when a worker takes it, so a long queue
   costs no memory, and nobody is told "busy".
 - After a crash, updates that were taken and not answered are answered on the next start. An update
-  is recorded as answered as its reply's request starts (``bot/answered.py`` says why that side).
-- A photo expected to wait more than a few seconds gets "you're #12 in line, about 20 s", removed
-  when its turn comes; one that waited longer than ``max_wait_s`` gets "please send it again".
+  is recorded as answered as its reply's request starts (``exactly_once.py`` says why that side).
+- A photo expected to wait gets "you're #12 in line, about 20 s" (``place_in_line.py``); one that
+  waited longer than ``max_wait_s`` gets "please send it again".
 - An album (photos sharing a ``media_group_id``) is one item of the queue: its worker waits until
   no photo of it has arrived for ``ALBUM_QUIET_S``, takes them all and answers once.
 - Stopping: no new updates are taken, those in hand get ``grace_s`` to finish, the rest stay queued.
@@ -25,18 +25,19 @@ import json
 import logging
 import time
 import warnings
-from collections import deque
 
 from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.warnings import PTBUserWarning
 
-from .answered import answering, final_reply
-from .config import ALLOWED_UPDATES
-from .handlers import album, has_image, lang
-from .scoring import CAREFUL
-from .store import Incoming, Queued, Store
-from .texts import text
+from ..config import ALLOWED_UPDATES
+from ..messages import Album, album_of, has_image, lang
+from ..scoring import CAREFUL
+from ..store import Incoming, Queued, Store
+from ..texts import text
+from .exactly_once import answering
+from .place_in_line import PlaceInLine, remove
+from .sending import answer
 
 log = logging.getLogger(__name__)
 # getUpdates is read raw on purpose (see ``poll``); PTB would warn on every call
@@ -45,9 +46,6 @@ POLL_TIMEOUT_S = 10
 # Telegram hands out up to 100 updates per call; turning 100 into objects and starting their handlers
 # was one ~70 ms stretch of the event loop in a burst (`python -m tools.loadtest`): 20 at a time keep it short
 UPDATES_PER_POLL = 20
-NOTICE_AFTER_S = 8  # a photo expected to wait longer gets "you're #12 in line, about 20 s"
-RATE_WINDOW_S = 30  # the answer rate behind that estimate is measured over this long
-DEFAULT_RATE = 2.0  # answers per second assumed before any are measured
 ALBUM_QUIET_S = 1.5  # Telegram delivers an album's photos within a second of each other
 HOUSEKEEPING_S = 600  # answered rows and expired keys dropped this often, not only at start
 
@@ -70,8 +68,7 @@ class Intake:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self._notices: set[asyncio.Task] = set()
-        self._answered: deque[float] = deque()
+        self.line = PlaceInLine(store, free=lambda: self.limit - len(self._tasks))
 
     # -- recording ----------------------------------------------------------------------------------
     async def record(self, updates: list[Update], unreadable: list[dict] = ()) -> int:
@@ -88,46 +85,8 @@ class Intake:
             self._wake.set()
             for update in updates:
                 if update.effective_message and has_image(update.effective_message):
-                    task = asyncio.create_task(self._tell_place(update))  # kept referenced until it ends
-                    self._notices.add(task)
-                    task.add_done_callback(self._notices.discard)
+                    self.line.tell(update)
         return new
-
-    def _per_second(self) -> float:
-        """Updates answered per second lately (a cautious guess before there is any history)."""
-        now = time.monotonic()
-        while self._answered and self._answered[0] < now - RATE_WINDOW_S:
-            self._answered.popleft()
-        if len(self._answered) < 5:
-            return DEFAULT_RATE
-        return len(self._answered) / max(now - self._answered[0], 1.0)
-
-    async def _tell_place(self, update: Update) -> None:
-        """ "You're #12 in line, about 20 s" when a photo will wait a while; removed when its turn
-        comes. One at a time per user: a note per photo of a burst would spend Telegram's ~30
-        messages/s on notes (measured: 1,000 photos from 200 users, p95 72 -> 124 s)."""
-        user = update.effective_user.id if update.effective_user else 0
-        if not await self.store.claim_note(user, update.update_id):
-            return  # this user already has a note up (sent by any replica)
-        place = await self.store.position(update.update_id)
-        ahead = place - (self.limit - len(self._tasks))  # free workers take the first ones at once
-        seconds = ahead / self._per_second()
-        if not place or ahead <= 0 or seconds < NOTICE_AFTER_S:
-            await self.store.release_note(user, update.update_id)
-            return
-        try:
-            notice = await update.effective_message.reply_text(
-                text(lang(update), "in_line", place=place, seconds=max(5, round(seconds / 5) * 5)), do_quote=True
-            )
-        except TelegramError as exc:  # only a courtesy: the answer still comes
-            log.warning("could not send the place in line: %s", type(exc).__name__)
-            await self.store.release_note(user, update.update_id)
-            return
-        # killed between Telegram's reply and this commit, the note stays in its chat: no Bot API method
-        # finds a message again (the load test allows that window only: NOTE_IN_FLIGHT_S)
-        if not await self.store.set_notice(update.update_id, notice.message_id):
-            await self.store.release_note(user, update.update_id)
-            await _remove(notice.get_bot(), notice.chat_id, notice.message_id)  # its turn came meanwhile
 
     async def poll(self) -> None:
         """Long-poll Telegram until stopped; each batch is recorded before the next call confirms it."""
@@ -212,7 +171,7 @@ class Intake:
             log.error("update %s could not be handled: %s: %s", queued.update_id, type(exc).__name__, exc)
         if ticket is None or not (ticket.handed_over or ticket.recorded):  # handed over: the outbox records it
             await self.store.done(*items)
-        self._answered.extend([time.monotonic()] * len(items))
+        self.line.answered(len(items))
 
     async def _read(self, items: list[Queued]) -> list[Update]:
         """The recorded updates as objects; none when the library cannot read them (that is answered)."""
@@ -226,14 +185,12 @@ class Intake:
     async def _dispatch(self, items: list[Queued], updates: list[Update]) -> None:
         for item, update in zip(items, updates):
             if item.notice and update.effective_chat:  # its turn has come: the "in line" note is done
-                await _remove(self.application.bot, update.effective_chat.id, item.notice)
+                await remove(self.application.bot, update.effective_chat.id, item.notice)
         update, waited = updates[0], time.time() - min(item.received for item in items)
         if waited > self.max_wait_s and update.effective_message and has_image(update.effective_message):
             await self._too_late(update)
-        elif len(updates) > 1:
-            await self._album(updates)
-        else:
-            await self.application.process_update(update)
+        else:  # an album is one update to the handlers (``TypeHandler(Album, ...)``)
+            await self.application.process_update(Album(updates) if len(updates) > 1 else update)
 
     async def _mark(self, items: list[Queued]):
         """Records ``items`` as answered (one store write), and how long each waited for its answer."""
@@ -248,14 +205,6 @@ class Intake:
             await asyncio.sleep(wait)
         return await self.store.take_album(queued)
 
-    async def _album(self, updates: list[Update]) -> None:
-        application = self.application
-        context = application.context_types.context.from_update(updates[0], application)
-        try:
-            await album(updates, context)
-        except Exception as exc:  # the same error path as a single update's handlers
-            await application.process_error(updates[0], exc)
-
     async def _unreadable(self, raw: dict) -> None:
         """An update the library could not read: if it came from a chat, say something went wrong."""
         chat_id = next(
@@ -264,17 +213,16 @@ class Intake:
         if chat_id is None:
             return
         user = next((v["from"] for v in raw.values() if isinstance(v, dict) and isinstance(v.get("from"), dict)), {})
-        final_reply()
         try:
-            await self.application.bot.send_message(chat_id, text(user.get("language_code"), "error"))
+            await answer(lambda: self.application.bot.send_message(chat_id, text(user.get("language_code"), "error")))
         except TelegramError as exc:
             log.warning("could not answer an unreadable update: %s", type(exc).__name__)
 
     async def _too_late(self, update: Update) -> None:
         minutes = max(1, round(self.max_wait_s / 60))
         self.metrics.refused.labels("too_late").inc()
-        final_reply()
-        await update.effective_message.reply_text(text(lang(update), "too_late", minutes=minutes), do_quote=True)
+        body = text(lang(update), "too_late", minutes=minutes)
+        await answer(lambda: update.effective_message.reply_text(body, do_quote=True))
 
     # -- stopping -----------------------------------------------------------------------------------
     async def stop(self) -> None:
@@ -291,21 +239,6 @@ class Intake:
         left = await self.store.queued()
         if left:
             log.info("%d updates stay queued for the next start", left)
-
-
-async def _remove(bot, chat_id: int, message_id: int) -> None:
-    try:
-        await bot.delete_message(chat_id, message_id)
-    except TelegramError as exc:  # already gone, or too old to delete: nothing a user would miss
-        log.info("could not remove a place-in-line message: %s", type(exc).__name__)
-
-
-def album_of(update: Update) -> str | None:
-    """The album an update's photo belongs to, as "<chat id>:<media_group_id>"."""
-    message = update.effective_message
-    if message is None or not message.media_group_id:
-        return None
-    return f"{message.chat_id}:{message.media_group_id}"
 
 
 def _parse(raw: list[dict], bot) -> tuple[list[Update], list[dict]]:

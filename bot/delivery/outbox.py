@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from telegram import Message, ReplyParameters
 from telegram.error import TelegramError
 
-from .answered import Ticket, answering_together, final_reply, hand_over
-from .handlers import answer, send
+from ..texts import MESSAGE_LIMIT, fit, telegram_len
+from .exactly_once import Ticket, answering_together, hand_over
 from .pacing import ChatPacer
-from .texts import MESSAGE_LIMIT, fit, telegram_len
+from .sending import answer
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +88,8 @@ class Outbox:
             await answer(batch[0].send)
             return
         newest, body = batch[-1].reply_to, self._body(batch)
-
-        def merged():
-            final_reply()
-            return newest.get_bot().send_message(
-                newest.chat_id,
-                body,
-                reply_parameters=ReplyParameters(newest.message_id, allow_sending_without_reply=True),
-            )
-
-        await send(merged)
+        quoted = ReplyParameters(newest.message_id, allow_sending_without_reply=True)
+        await answer(lambda: newest.get_bot().send_message(newest.chat_id, body, reply_parameters=quoted))
 
     async def close(self, timeout: float) -> None:
         """Send what waits if the groups' allowance comes within ``timeout``; the rest stays recorded

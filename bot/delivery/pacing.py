@@ -5,7 +5,7 @@ The windows live in the store, so replicas sending as one bot share them (Redis)
 count (python-telegram-bot's ``AIORateLimiter`` also counts chat actions, deletions and file
 look-ups, which in a group would spend its 20 a minute on "typing...", and retries a 429 outside
 its windows). ``ChatPacer`` knows each chat's allowance, so a group's answers can wait for it
-together and leave merged (``bot/outbox.py``).
+together and leave merged (``outbox.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from .store import Store
+from ..store import Store
 
 log = logging.getLogger(__name__)
 

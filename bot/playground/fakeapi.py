@@ -2,62 +2,40 @@
 
 It speaks the same HTTP as api.telegram.org for the methods this bot uses, so the real
 python-telegram-bot ``Application`` runs against it unchanged through the two base-URL
-settings. The end-to-end tests drive it; it applies Telegram's flood control (``FLOOD_METHODS``),
-can inject failures (429s, 500s) and call a hook when a method's request arrives.
+settings. The end-to-end tests drive it; it applies Telegram's limits and flood control, and answers
+the methods as Telegram does (both in ``telegram.py``); it can inject failures (429s, 500s) and call a
+hook when a method's request arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from aiohttp import ClientPayloadError, ClientSession, web
 
-BOT_USER = {
-    "id": 777000111,
-    "is_bot": True,
-    "first_name": "Mirror Mirror",
-    "username": "mirror_mirror_test_bot",
-    "can_join_groups": True,
-    "can_read_all_group_messages": False,
-    "supports_inline_queries": True,
-}
-STRING_FIELDS = {"text", "caption", "file_id", "secret_token", "url", "callback_query_id", "action", "parse_mode"}
-MAX_FILE = 20 * 1024 * 1024
-MAX_TEXT, MAX_CAPTION = 4096, 1024  # Telegram refuses longer texts and captions with a 400
-# Telegram's flood control, on what arrives: over 30 messages in any second from one bot, or over 20
-# a minute into one group, and the message is refused with 429 and a retry_after in whole seconds
-FLOOD_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "sendAnimation", "sendVideo", "sendMediaGroup", "sendSticker"}
-    | {"copyMessage", "forwardMessage"}
+from .telegram import (
+    BOT_USER,
+    STRING_FIELDS,
+    ApiError,
+    BotMethods,
+    FloodControl,
+    Sent,
+    error_response,
 )
-OVERALL_PER_SECOND = 30
-GROUP_PER_MINUTE = 20
-# the update types Telegram leaves out when getUpdates names none (its allowed_updates default)
-UNASKED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+__all__ = ["BOT_USER", "FakeBotAPI", "Sent"]
 
 
-@dataclass
-class Sent:
-    method: str
-    params: dict
-    message: dict | None = None
-    at: float = field(default_factory=time.monotonic)
-
-
-class FakeBotAPI:
+class FakeBotAPI(BotMethods):
     def __init__(self, token: str = "123456:TEST-token", flood_control: bool = True):
         self.token = token
         self.flood_control = flood_control
         self.floods = 0  # messages refused with 429 by the flood rule (fail_next's are not counted)
-        self._accepted: collections.deque[float] = collections.deque()  # arrival times, the last second
-        self._group_accepted: dict[int, collections.deque[float]] = {}
+        self._flood = FloodControl()
         self.updates: list[dict] = []
         self.sent: list[Sent] = []
         self.files: dict[str, tuple[bytes, int]] = {}  # file_id -> (content, claimed size)
@@ -91,7 +69,8 @@ class FakeBotAPI:
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
         if add_routes:
             add_routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        # a test stops it ~50 times a run: no waiting out keep-alive connections (1.5 s each)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -237,7 +216,7 @@ class FakeBotAPI:
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         method = request.match_info["method"]
         self.calls[method] = self.calls.get(method, 0) + 1
         self.first_call.setdefault(method, time.monotonic())
@@ -260,39 +239,20 @@ class FakeBotAPI:
         if failures:
             self.injected += 1
             status, extra = failures.pop(0)
-            return _error(status, "Too Many Requests: retry later" if status == 429 else "Internal Server Error", extra)
+            return error_response(
+                status, "Too Many Requests: retry later" if status == 429 else "Internal Server Error", extra
+            )
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
-            return _error(404, f"Not Found: method {method} is not implemented by the fake server")
-        if (wait := self._flood_wait(method, params)) is not None:
+            return error_response(404, f"Not Found: method {method} is not implemented by the fake server")
+        if self.flood_control and (wait := self._flood.wait(method, params)) is not None:
             self.floods += 1
-            return _error(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+            return error_response(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
         try:
             result = await handler(params)
-        except _ApiError as exc:
-            return _error(400, exc.args[0])
+        except ApiError as exc:
+            return error_response(400, exc.args[0])
         return web.json_response({"ok": True, "result": result})
-
-    def _flood_wait(self, method: str, params: dict) -> int | None:
-        """None when the message may go (and it is counted), else the whole seconds to wait."""
-        if not self.flood_control or method not in FLOOD_METHODS:
-            return None
-        now = time.monotonic()
-        windows = [(self._accepted, OVERALL_PER_SECOND, 1.0)]
-        try:
-            chat_id = int(params.get("chat_id"))
-        except (TypeError, ValueError):
-            chat_id = 0
-        if chat_id < 0:
-            windows.append((self._group_accepted.setdefault(chat_id, collections.deque()), GROUP_PER_MINUTE, 60.0))
-        for times, limit, period in windows:
-            while times and now - times[0] >= period:
-                times.popleft()
-            if len(times) >= limit:
-                return max(1, math.ceil(period - (now - times[0])))
-        for times, _, _ in windows:
-            times.append(now)
-        return None
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -301,124 +261,3 @@ class FakeBotAPI:
         if file_id not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id][0], content_type="application/octet-stream")
-
-    # -- Bot API methods ---------------------------------------------------------------------------
-    async def _m_getMe(self, p):
-        return BOT_USER
-
-    async def _m_getUpdates(self, p):
-        offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
-        limit = int(p.get("limit") or 100)
-        self.update_limits.append(limit)
-        if "allowed_updates" in p:  # kept until a call names others, as Telegram does; [] is the default
-            self.allowed_updates = frozenset(p["allowed_updates"] or ())
-        self.updates = [u for u in self.updates if u["update_id"] >= offset and self._asked(u)]
-        async with self._new_update:
-            if not self.updates and timeout:
-                try:
-                    await asyncio.wait_for(self._new_update.wait(), min(timeout, 2.0))
-                except TimeoutError:
-                    pass
-        self.updates = [u for u in self.updates if self._asked(u)]  # the others Telegram never keeps
-        return self.updates[:limit]
-
-    def _asked(self, update: dict) -> bool:
-        kinds = set(update) - {"update_id"}
-        if self.allowed_updates:
-            return bool(kinds & self.allowed_updates)
-        return not kinds <= UNASKED_BY_DEFAULT
-
-    async def _m_deleteWebhook(self, p):
-        self.webhook = None
-        return True
-
-    async def _m_setWebhook(self, p):
-        self.webhook = {"url": p["url"], "secret_token": p.get("secret_token")}
-        return True
-
-    async def _m_getWebhookInfo(self, p):
-        return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
-
-    async def _record(self, method, p, **content):
-        chat_id = p["chat_id"]
-        message = {
-            "message_id": next(self._ids),
-            "date": int(time.time()),
-            "from": BOT_USER,
-            "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"},
-            **content,
-        }
-        reply = p.get("reply_parameters") or (
-            {"message_id": p["reply_to_message_id"]} if "reply_to_message_id" in p else None
-        )
-        if reply:
-            message["reply_to_message_id"] = reply["message_id"]
-        async with self._new_sent:
-            self.sent.append(Sent(method, p, message))
-            self._new_sent.notify_all()
-        return message
-
-    async def _m_sendMessage(self, p):
-        if not str(p.get("text", "")).strip():
-            raise _ApiError("Bad Request: message text is empty")
-        _within(p.get("text"), MAX_TEXT, "Bad Request: message is too long")
-        return await self._record("sendMessage", p, text=p["text"])
-
-    async def _m_sendPhoto(self, p):
-        _within(p.get("caption"), MAX_CAPTION, "Bad Request: message caption is too long")
-        photo = p.get("photo")
-        content = photo if isinstance(photo, bytes) else self.files.get(str(photo), (b"", 0))[0]
-        file_id = self.add_file(content)
-        sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1, "file_size": len(content)}]
-        return await self._record("sendPhoto", p, photo=sizes, caption=p.get("caption", ""))
-
-    async def _m_sendChatAction(self, p):
-        async with self._new_sent:
-            self.sent.append(Sent("sendChatAction", p))
-        return True
-
-    async def _m_getFile(self, p):
-        file_id = str(p["file_id"])
-        if file_id not in self.files:
-            raise _ApiError("Bad Request: invalid file_id")
-        content, size = self.files[file_id]
-        if size > MAX_FILE:
-            raise _ApiError("Bad Request: file is too big")
-        return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": f"photos/{file_id}.jpg"}
-
-    async def _m_answerCallbackQuery(self, p):
-        return True
-
-    async def _m_answerInlineQuery(self, p):
-        async with self._new_sent:
-            self.sent.append(Sent("answerInlineQuery", p))
-            self._new_sent.notify_all()
-        return True
-
-    async def _m_setMyCommands(self, p):
-        return True
-
-    async def _m_editMessageText(self, p):
-        _within(p.get("text"), MAX_TEXT, "Bad Request: message is too long")
-        return await self._record("editMessageText", p, text=p["text"])
-
-    async def _m_deleteMessage(self, p):
-        self.deleted.append((int(p["chat_id"]), int(p["message_id"])))
-        return True
-
-
-class _ApiError(Exception):
-    pass
-
-
-def _within(value, limit: int, refusal: str) -> None:
-    """Telegram's length limits, counted as Telegram does: in UTF-16 code units."""
-    if value is not None and len(str(value).encode("utf-16-le")) // 2 > limit:
-        raise _ApiError(refusal)
-
-
-def _error(status: int, description: str, parameters: dict | None = None) -> web.Response:
-    body = {"ok": False, "error_code": status, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return web.json_response(body, status=status)

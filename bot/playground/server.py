@@ -185,8 +185,8 @@ async def serve(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    from .app import run
-    from .config import Config
+    from ..app import run
+    from ..config import Config
 
     fake = FakeBotAPI(token="0:playground")
     playground = Playground(fake)

@@ -9,8 +9,8 @@ from telegram import InputFile
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter  # how PTB's Bot passes a method's arguments
 
-from bot import answered
-from bot.answered import TAIL, AnsweringRequest, Ticket, _RecordingStream, _sending
+from bot.delivery import exactly_once as answered
+from bot.delivery.exactly_once import TAIL, AnsweringRequest, Ticket, _RecordingStream, _sending
 
 
 class _Inner(httpcore.AsyncNetworkStream):
@@ -130,8 +130,8 @@ import asyncio, os, sys
 from telegram import InputFile
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
-from bot import answered
-from bot.answered import AnsweringRequest
+from bot.delivery import exactly_once as answered
+from bot.delivery.exactly_once import AnsweringRequest
 
 async def main(url, size):
     client = AnsweringRequest()
@@ -161,7 +161,7 @@ async def test_an_answer_killed_as_it_reaches_telegram_is_recorded_exactly_when_
     upload: an answer recorded and not carried out is lost; carried out and not recorded, sent twice."""
     import sys
 
-    from bot.fakeapi import FakeBotAPI
+    from bot.playground.fakeapi import FakeBotAPI
 
     outcomes = []
     # a card's size, and 16 MB: still on its way when the kill comes
