@@ -20,11 +20,9 @@ from classifier.sandbox import read_in_child
 from classifier.selfie import WORK_SIDE, SelfieResult, SelfieScorer, advance
 
 Busy = Overloaded
-# photos between decoding and their reading at once. Two decode threads and one model thread (LiteRT runs
-# photos in pairs) are kept busy by this many; each one beyond would only hold its decoded copy and model
-# inputs (~3.5 MiB) while it waits for the model. 1,000 selfies (`python -m tools.loadtest --faces ... --albums
-# 20`), with each decoded photo also dropped once its card is drawn: peak RSS 428 -> 341 MiB, CPU per photo
-# 159 -> 147 ms against the code before, run just before it (2026-12-02); 399 MiB with the drop alone
+# photos between decoding and their reading at once: enough to keep two decode threads and one model thread
+# (LiteRT runs photos in pairs) busy; each one beyond would only hold its decoded copy and model inputs
+# (~3.5 MiB) while it waits for the model (docs/benchmarks.md, the load test's memory)
 DECODED_AT_ONCE = 6
 # set for an update taken again after a process ended while holding it: its file may be what ended it,
 # so it is read in a child process (classifier/sandbox.py) and can end only the child

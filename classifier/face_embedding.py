@@ -30,7 +30,7 @@ SIDE = 150  # dlib's input_rgb_image_sized<150>
 MEAN = np.array([122.782, 117.001, 104.298], np.float32)  # dlib's input_rgb_image: (pixel - mean) / 256
 # the chip's framing: YuNet's five landmarks (eyes, nose tip, mouth corners) where dlib's get_face_chip
 # (5-point predictor, padding 0.25) puts them in its 150-px chip, averaged over 591 faces of faces/ and
-# lookalike/ (2026-12-02); scaling it by 0.94-1.06 only took embeddings further from dlib's own chip's, on average
+# lookalike/; scaling it by 0.94-1.06 only took embeddings further from dlib's own chip's, on average
 TEMPLATE = np.array([[47.01, 45.13], [99.74, 44.58], [72.99, 76.89], [51.81, 100.89], [96.22, 100.61]])
 WEIGHTS_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 # what the child that builds the graph inherits (and LC_*): enough to run Python, none of the bot's secrets

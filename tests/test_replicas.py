@@ -134,6 +134,18 @@ def answers_to(fake, message_ids: set[int]) -> dict[int, list]:
     return out
 
 
+async def until_answered(fake, sent: set[int], n: int, timeout: float, when: str) -> None:
+    """Until ``n`` of the ``sent`` photos are answered; else a failure that names the unanswered ones."""
+    try:
+        await fake.wait_sent(lambda s: len(answers_to(fake, sent)) >= n, timeout=timeout)
+    except TimeoutError:
+        missing = sorted(sent - set(answers_to(fake, sent)))
+        raise AssertionError(
+            f"{when}: {len(sent) - len(missing)} of {len(sent)} photos answered in {timeout:.0f} s (wanted {n}); "
+            f"unanswered message ids: {missing[:20]}{' ...' if len(missing) > 20 else ''}"
+        ) from None
+
+
 async def burst_with_a_kill(fake, replicas: list[Replica], photos: int = 300, users: int = 100) -> dict[int, list]:
     """``photos`` photos from ``users`` users, delivered round-robin; one replica SIGKILLed a third of
     the way through the answers. With no replica left, the killed one is started again."""
@@ -144,10 +156,7 @@ async def burst_with_a_kill(fake, replicas: list[Replica], photos: int = 300, us
         sent.add(message["message_id"])
         await fake.push(message)
 
-    def answered(_=None) -> bool:
-        return len(answers_to(fake, sent)) >= photos
-
-    await fake.wait_sent(lambda s: len(answers_to(fake, sent)) >= photos // 3, timeout=120)
+    await until_answered(fake, sent, photos // 3, 120, "before the kill")
     victim = replicas[-1]
     victim.kill()
     await victim.proc.wait()
@@ -155,7 +164,7 @@ async def burst_with_a_kill(fake, replicas: list[Replica], photos: int = 300, us
     if len(replicas) == 1:
         await victim.start()
         await victim.ready()
-    await fake.wait_sent(answered, timeout=180)
+    await until_answered(fake, sent, photos, 180, "after the kill")
     await asyncio.sleep(2.0)  # a second answer to any photo would show up here
     return answers_to(fake, sent)
 

@@ -180,7 +180,14 @@ class FakeBotAPI(BotMethods):
                         return matched
                     await self._new_sent.wait()
 
-        return await asyncio.wait_for(enough(), timeout)
+        try:
+            return await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:  # say what did arrive, so a failing test reads as what is missing
+            matched = sum(1 for s in self.sent if predicate(s))
+            last = ", ".join(s.method for s in self.sent[-5:]) or "nothing"
+            raise TimeoutError(
+                f"{matched} of {count} expected messages in {timeout:.0f} s ({len(self.sent)} sent; last: {last})"
+            ) from None
 
     def replies_to(self, chat_id: int) -> list[Sent]:
         """What the chat shows from the bot now: its messages there, less those it deleted."""
