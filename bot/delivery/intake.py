@@ -9,7 +9,7 @@ is lost when the process dies.
   (file ids), never photo bytes: a photo is downloaded when a worker takes it, so a long queue
   costs no memory, and nobody is told "busy".
 - After a crash, updates that were taken and not answered are answered on the next start. An update
-  is recorded as answered as its reply's request starts (``exactly_once.py`` says why that side).
+  is recorded as answered as its answer's last bytes leave (``exactly_once.py`` says why there).
 - A photo expected to wait gets "you're #12 in line, about 20 s" (``place_in_line.py``); one that
   waited longer than ``max_wait_s`` gets "please send it again".
 - An album (photos sharing a ``media_group_id``) is one item of the queue: its worker waits until

@@ -9,12 +9,11 @@ from telegram import Update
 from telegram.constants import ChatAction
 
 from ..context import Context
-from ..delivery.sending import answer, reply, send
+from ..delivery.sending import answer, send
 from ..messages import lang
-from ..scoring import Busy
 from ..texts import label_name, text
 from .files import download
-from .limits import note
+from .limits import note, within_limits
 
 
 async def why_button(update: Update, context: Context) -> None:
@@ -31,25 +30,20 @@ async def why_button(update: Update, context: Context) -> None:
         if answer_to is not None:
             await note(update, context, answer_to, text(language, "why_expired"))
         return
-    async with state.in_flight():
-        if wait := await state.allowance(update):
-            await note(update, context, answer_to, text(language, "rate_limited", seconds=max(1, round(wait))))
+
+    async def heat_map(*_):
+        data = await download(update, context, file_id, answer_to)
+        if data is None:
             return
-        try:
-            async with state.scorer.admit():
-                data = await download(update, context, file_id, answer_to)
-                if data is None:
-                    return
-                await send(lambda: context.bot.send_chat_action(answer_to.chat_id, ChatAction.UPLOAD_PHOTO))
-                picture = await state.scorer.why(data)
-        except Busy:
-            await reply(answer_to, text(language, "busy"))
-            return
+        await send(lambda: context.bot.send_chat_action(answer_to.chat_id, ChatAction.UPLOAD_PHOTO))
+        picture = await state.scorer.why(data)
         card = state.scorer.card
         caption = text(
             language, "why_caption", plus=label_name(language, "dog", card), minus=label_name(language, "cat", card)
         )
         await answer(lambda: answer_to.reply_photo(picture, caption=caption, do_quote=True))
+
+    await within_limits(context, update, answer_to, heat_map)  # the same limits as a photo
 
 
 def why_key(value: str | None) -> tuple[str | None, int | None]:
