@@ -1,4 +1,5 @@
-"""python -m training --data DIR [--backbone NAME] [--out models/] [--promote]"""
+"""python -m training --data DIR [--faces DIR --lookalike DIR --pets-real DIR] [--promote]: one command
+rebuilds the served model (``training/rebuild.py``); ``--resume RUN`` goes on with an interrupted one."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ import sys
 from pathlib import Path
 
 from .backbones import BACKBONES
+from .stages import PETS, STAGES
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m training",
-        description="Retrain the Mirror Mirror classifier by transfer learning, evaluate it on a held-out "
-        "test split, and export an artifact (model + card + report) into the models folder.",
+        description="Rebuild the Mirror Mirror model: fine-tune the pet classifier by transfer learning; with "
+        "people's photos add the bot's heads, the box rule (with real pet photos) and the face head; write the "
+        "serving file; measure everything as the bot answers; compare with the default model on the same photos; "
+        "write the artifact (model + card + report) into the models folder, and with --promote make it the "
+        "default if it is better. Interrupted, it goes on with --resume.",
     )
+    p.add_argument("--data", help="dataset folder: Kaggle layout (train/cat.1.jpg) or one sub-folder per class")
     p.add_argument(
-        "--data", required=True, help="dataset folder: Kaggle layout (train/cat.1.jpg) or one sub-folder per class"
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="go on with an interrupted rebuild (its folder under --run-dir), with the settings it started with",
     )
     p.add_argument(
         "--backbone",
@@ -60,13 +69,25 @@ def parser() -> argparse.ArgumentParser:
         choices=["auto", "on", "off"],
         help="bfloat16 compute; auto: on when a GPU is present",
     )
-    p.add_argument("--out", default="models", help="where the artifact folder goes (default: %(default)s)")
-    p.add_argument("--run-dir", default="runs", help="checkpoints of this run (default: %(default)s)")
-    p.add_argument("--version", help="artifact folder name (default: date-backbone-id)")
+    p.add_argument("--out", help="where the artifact folder goes (default: models)")
+    p.add_argument("--run-dir", default="runs", help="each run's stages and checkpoints (default: %(default)s)")
+    p.add_argument("--version", help="artifact folder name (default: backbone-date-id)")
+    p.add_argument(
+        "--stop-after",
+        choices=[PETS.name, *STAGES],
+        help="stop after this stage, e.g. pets: fine-tune on a GPU machine, go on elsewhere with --resume",
+    )
+    p.add_argument(
+        "--serving",
+        default="auto",
+        choices=["auto", "int8", "float32"],
+        help="the LiteRT file: int8 calibrated on the photo folders, or float32; auto: int8 with the bot's heads",
+    )
     p.add_argument(
         "--promote",
         action="store_true",
-        help="make it the default model, only if it beats the current default on the same test split",
+        help="make it the default model, only if it beats the current default on the same test split and is "
+        "no worse on real photos",
     )
     p.add_argument(
         "--faces",
@@ -79,14 +100,19 @@ def parser() -> argparse.ArgumentParser:
         "--pets-real",
         type=Path,
         help="pets as people photograph them (dog/, cat/, other/): with --faces, fits and measures what decides "
-        "each face box (python -m training.boxes)",
+        "each face box; compares with the default on them",
     )
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="one line per epoch instead of a bar")
+    p.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="one line per epoch and stage instead of bars"
+    )
     return p
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if not (args.data or args.resume):
+        p.error("--data is required (or --resume RUN)")
     if args.epochs is not None:
         args.head_epochs = args.fine_tune_epochs = args.epochs
     args.weights = None if args.weights.lower() == "none" else args.weights
@@ -97,11 +123,15 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from classifier import ModelError
 
-    from .pipeline import run
+    from .progress import enable
+    from .rebuild import rebuild
 
+    enable(args.progress)
     try:
-        summary = run(args)
-    except (FileNotFoundError, ValueError, ModelError, RuntimeError) as exc:
+        summary = rebuild(args)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\nsummary")

@@ -30,6 +30,8 @@ from classifier.card import ModelCard, ModelError
 from classifier.model import probabilities
 from classifier.runtime import TFLITE_FILE, KerasRuntime, LiteRTRuntime
 
+from .progress import steps
+
 TOLERANCE = 0.005  # 0.5 percentage points
 INT8_MEAN, INT8_MAX = 0.01, 0.15  # int8: the pet classifier's mean and largest difference on real photos
 CALIBRATION = 240  # inputs that calibrate int8 (the converter's own advice: a few hundred)
@@ -58,7 +60,7 @@ def calibration_inputs(
     paths = [p for folder in folders for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in PHOTO_SUFFIXES]
     random.Random(seed).shuffle(paths)
     detector, inputs = FaceDetector(), []
-    for path in paths:
+    for path in steps(paths, "calibration photos"):
         if len(inputs) >= n:
             break
         try:

@@ -13,6 +13,8 @@ import numpy as np
 
 from classifier.images import UnreadableImage, load_image, to_model_input
 
+from .progress import steps
+
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 _KAGGLE_NAME = re.compile(r"^([A-Za-z]+)\.\d+\.[A-Za-z]+$")  # cat.123.jpg
@@ -105,8 +107,18 @@ def load_arrays(paths: list[Path], size: int, workers: int = 4) -> tuple[np.ndar
             log.warning("skipping %s: %s", paths[i], exc)
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, range(len(paths))))
+        list(steps(pool.map(work, range(len(paths))), "decoding photos", total=len(paths)))
     return images, ok
+
+
+TRAIN_FILES = "train-files.txt"  # in a run folder: the photos a model learned from, by photo_key
+
+
+def photo_key(path: Path) -> str:
+    """A photo's name across copies of a dataset: Kaggle names carry their class (``cat.12.jpg``), a
+    folder layout's do not (``rose/3.png``)."""
+    path = Path(path)
+    return path.name if "." in path.stem else f"{path.parent.name}/{path.name}"
 
 
 def pet_split(pets_root: Path, card) -> tuple[list[Path], np.ndarray, list[Path], list[str]]:

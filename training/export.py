@@ -19,14 +19,14 @@ DISPLAY = {"cat": "kitty", "dog": "puppy"}
 EMOJI = {"cat": "🐱", "dog": "🐶"}
 
 
-def export(model, card: ModelCard, out_root: Path, with_litert: bool = True) -> Path:
-    """Save model + card into ``out_root/<version>`` via a temporary folder, so a crash never
+def export(model, card: ModelCard, out_root: Path, with_litert: bool = True, name: str | None = None) -> Path:
+    """Save model + card into ``out_root/<name or version>`` via a temporary folder, so a crash never
     leaves a half-written artifact under the final name. Checks it loads back."""
     out_root = Path(out_root)
-    final = out_root / card.version
+    final = out_root / (name or card.version)
     if final.exists():
         raise FileExistsError(f"{final} already exists; pick another --version")
-    tmp = out_root / f".{card.version}.partial"
+    tmp = out_root / f".{final.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save(tmp / card.model_file)

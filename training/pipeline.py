@@ -1,4 +1,5 @@
-"""One training run end to end: data -> fit -> calibrate -> evaluate -> export -> (promote)."""
+"""The first stage of a rebuild: data -> fine-tune -> calibrate -> evaluate -> the pet classifier's
+artifact (model, card, report) in the run folder. ``training/rebuild.py`` runs the stages after it."""
 
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ from classifier import ModelCard
 from classifier.model import softmax
 
 from . import data as datasets
-from .addheads import fit_heads, heads_config, measure
-from .addheads import summary as heads_summary
 from .evaluate import calibrated, classification_metrics, fit_temperature, worst_mistakes
-from .export import DISPLAY, EMOJI, compare_with_default, export, promote
-from .heads import build_serving_model
+from .export import DISPLAY, EMOJI, export
 from .report import write_report
 from .transfer import TransferClassifier, has_accelerator
 
@@ -45,10 +43,10 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def run(args) -> dict:
+def train_pets(args, root: Path, name: str, version: str) -> Path:
+    """Fine-tune the pet classifier and write its artifact as ``root/name`` (checkpoints in ``root``)."""
     import keras
 
-    started = time.perf_counter()
     dataset = datasets.discover(args.data)
     if args.limit:
         keep = np.concatenate(
@@ -84,17 +82,19 @@ def run(args) -> dict:
         arrays[part] = (images[ok], sub.labels[ok], [p for p, good in zip(sub.paths, ok) if good])
     if unreadable:
         print(f"skipped {unreadable} unreadable files")
-    (x_tr, y_tr, train_paths), (x_va, y_va, _), (x_te, y_te, test_paths) = (
+    # which photos it learned from (names only, in the run folder): the verdict checks that none of them is
+    # in the test photos of the model it must beat
+    fitted = dataset.subset(np.concatenate([splits.train, splits.val])).paths
+    (root / datasets.TRAIN_FILES).write_text("".join(datasets.photo_key(p) + "\n" for p in fitted))
+    (x_tr, y_tr, _), (x_va, y_va, _), (x_te, y_te, test_paths) = (
         arrays["train"],
         arrays["val"],
         arrays["test"],
     )
     if min(len(y_tr), len(y_va), len(y_te)) == 0:
-        raise SystemExit("error: too few readable images to make train, validation and test splits")
+        raise ValueError("too few readable images to make train, validation and test splits")
 
-    run_dir = Path(args.run_dir) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model.checkpoint_dir = str(run_dir)
+    model.checkpoint_dir = str(root)
     print(f"training {model.spec.name} ({model.resolved_mode()} mode) on {device_description()}")
     t0 = time.perf_counter()
     model.fit(x_tr, y_tr, x_va, y_va)
@@ -114,7 +114,6 @@ def run(args) -> dict:
     test_probs = calibrated(test_views, temperature)
     test = classification_metrics(test_probs, y_te, names)
 
-    version = args.version or f"{dt.date.today():%Y%m%d}-{model.spec.name}-{int(time.time()) % 100000:05d}"
     reached = [p.reached_target_after_s for p in model.phases if p.reached_target_after_s]
     mistakes = worst_mistakes(test_probs, y_te)
     report = {
@@ -181,36 +180,6 @@ def run(args) -> dict:
         },
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    serving = model.model
-    if args.faces and args.lookalike:  # the bot's heads: person, pet or neither, and the answers on people
-        people, human, cal, fit = fit_heads(model.model, model.spec, size, args.faces, args.lookalike, train_paths[::4])
-        serving = build_serving_model(model.model, model.spec, people=people, human=human)
-        card.heads = heads_config(cal)
-    artifact = export(serving, card, Path(args.out))
-    if card.heads:
-        evaluation = measure(artifact, args.faces, args.lookalike, test_paths, [names[y] for y in y_te])
-        report["heads"] = {"fit": fit, "evaluation": evaluation, "meaning": card.heads["people"]["meaning"]}
-        card.metrics["subjects"] = heads_summary(evaluation, fit)
-        card.save(artifact)
-    write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=run_dir)
-    if card.heads and getattr(args, "pets_real", None):  # each face box decided on real photos
-        from .boxes import fit_and_measure
-
-        fit_and_measure(artifact, args.pets_real, args.faces, args.lookalike, train_paths[::20])
-
-    summary = {
-        "artifact": str(artifact),
-        "accuracy": test["accuracy"],
-        "log_loss": test["log_loss"],
-        "ece": test["ece"],
-        "temperature": temperature,
-        "train_seconds": train_seconds,
-        "total_seconds": time.perf_counter() - started,
-    }
-    if args.promote:
-        better, verdict = compare_with_default(artifact, Path(args.out), x_te, y_te, names)
-        if better:
-            promote(artifact, Path(args.out))
-        summary["promoted"] = better
-        summary["promote_verdict"] = verdict
-    return summary
+    artifact = export(model.model, card, root, name=name, with_litert=False)
+    write_report(artifact, report, x_te, test_probs, y_te, mistakes, private_dir=root)
+    return artifact
