@@ -329,6 +329,8 @@ def test_one_command_rebuilds_a_servable_model_and_resumes(
     [
         (["training.addheads", "nope", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: nope"),
         (["training", "--data", ".", "--faces", "."], "error: --faces and --lookalike go together"),
+        (["training", "--data", ".", "--faces", "nope", "--lookalike", "."], "error: not a folder: nope (--faces)"),
+        (["training", "--resume", "tests"], "tests is not a rebuild's run folder"),
         (["training.face_head", "no", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: no"),
         (
             ["training.addheads", "models/lite2-20261202", "--faces", ".", "--lookalike", ".", "--pets", "."],

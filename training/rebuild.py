@@ -40,6 +40,11 @@ class Run:
         settings["out"] = settings.get("out") or "models"
         backbone = settings["backbone"].replace("efficientnet_", "")
         settings["version"] = args.version or f"{backbone}-{dt.date.today():%Y%m%d}-{int(time.time()) % 100000:05d}"
+        if not Path(args.data).is_dir():
+            raise FileNotFoundError(f"dataset directory not found: {args.data}")
+        for key in PATHS:  # before hours of fine-tuning, not after
+            if getattr(args, key, None) and not Path(getattr(args, key)).is_dir():
+                raise FileNotFoundError(f"not a folder: {getattr(args, key)} (--{key.replace('_', '-')})")
         folder, final = Path(args.run_dir) / settings["version"], Path(settings["out"]) / settings["version"]
         if final.exists():
             raise FileExistsError(f"{final} already exists; pick another --version")
