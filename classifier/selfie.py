@@ -31,9 +31,9 @@ CLOSE_UP = 0.35
 CENTER = 0.8  # the pet check also looks at the photo's central 80%: +0.6 points of pets found (Kaggle test split)
 
 
-def close_up(box: Box, image: Image.Image) -> bool:
-    """Does the face box fill the photo (``CLOSE_UP``)?"""
-    return box.area >= CLOSE_UP**2 * image.width * image.height
+def close_up(box: Box, image: Image.Image, side: float = CLOSE_UP) -> bool:
+    """Does the face box fill the photo (its side over the photo's at least ``side``)?"""
+    return box.area >= side**2 * image.width * image.height
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class SelfieScorer:
         crops = [aligned_crop(photo, f, self.size) for f in found]
         if self.mirror_faces:
             crops += [c[:, ::-1] for c in crops]
-        whole = not any(close_up(f.box, image) for f in found)
+        whole = not any(close_up(f.box, image, self.rule.thresholds["close_up"]) for f in found)
         if whole:
             crops.append(self.photo_array(image))
         chips = np.stack([face_chip(photo, f) for f in found]) if found and self.classifier.reads_faces else None
@@ -227,26 +227,31 @@ class SelfieScorer:
         return self.classifier.explain(np.array([dog if label == "dog" else 1.0 - dog for label in labels]))
 
     def more_arrays(self, prepared: Prepared) -> np.ndarray:
-        """What an undecided photo runs next: the whole photo (unless the first run had it) and its
-        central 80%, the framing ImageNet's classifier was trained on."""
+        """What an undecided photo runs next: the whole photo (unless the first run had it), its
+        central 80% (the framing ImageNet's classifier was trained on) and, where the card says so,
+        the photo upside down (a cat on its back, which ImageNet's upright photos rarely show)."""
         image = prepared.image
         w, h = image.size
         m = (1 - CENTER) / 2
-        center = self.photo_array(image.crop((round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m)))))
-        return np.stack([center] if prepared.whole else [self.photo_array(image), center])
+        views = [] if prepared.whole else [self.photo_array(image)]
+        views.append(self.photo_array(image.crop((round(w * m), round(h * m), round(w * (1 - m)), round(h * (1 - m))))))
+        if self.rule.thresholds["turned_view"]:
+            views.append(self.photo_array(image)[::-1, ::-1])
+        return np.stack(views)
 
     def read_more(self, prepared: Prepared, first: dict[str, np.ndarray], more: dict[str, np.ndarray]) -> SelfieResult:
-        """Pet or neither, from the whole photo and its central view (and the faces again, with the
+        """Pet or neither, from the whole photo and its other views (and the faces again, with the
         whole photo beside them, when the first run read the faces alone)."""
         if not prepared.whole:
             first = {name: np.concatenate([first[name], more[name][:1]]) for name in first}
+            more = {name: v[1:] for name, v in more.items()}
             prepared = replace(prepared, whole=True)
             result = self.read(prepared, first)
             if result is not None:
                 return result
         photo = {name: v[-1] for name, v in first.items()}
-        centre = [more["imagenet"][-1]] if self._center_view else []
-        if not self._photo_is_pet(photo, centre):
+        views = list(more["imagenet"]) if self._center_view else []
+        if not self._photo_is_pet(photo, views):
             return SelfieResult(prepared.image, NONE)
         pet = Pet(None, self.classifier.explain(photo["pets"]), self.rule.breed(photo.get("imagenet")))
         return SelfieResult(prepared.image, PET, pets=[pet])

@@ -14,10 +14,12 @@ A small multinomial logistic regression on those (``BoxRule``, fitted on real ph
 pets and other animals by ``training.boxes``; its weights live in the model card) says person, pet
 or neither. Then the photo's subject:
 
-- person: at least one person's face (pets' faces in the same photo are answered beside them);
+- person: at least one person's face (pets' faces in the same photo are answered beside them, or
+  with none boxed the whole photo's dog or cat mass: ``photo_pet_beside``, ``cat_beside``);
 - pet: no person, a pet's face (answered from its crop), or else the whole photo's ImageNet head
   finds a dog or cat: sure (``photo_pet``), or less sure (``photo_pet_low``) while the pet
-  classifier itself is confident (``pets_sure``);
+  classifier itself is confident (``pets_sure``), in the photo, its centre or (``turned_view``)
+  the photo upside down;
 - none: neither (a landscape, a car, noise, another animal).
 
 Artifacts without a fitted box rule keep the older one: the human head's threshold alone.
@@ -41,6 +43,9 @@ DEFAULTS = {
     "photo_pet_low": 0.15,  # ... or this much, when the pet classifier is at least
     "pets_sure": 0.98,  # ... this sure of cat or dog
     "photo_pet_beside": 0.4,  # ... beside a person's face, with no pet's face boxed
+    "cat_beside": 1.0,  # ... or this much cat alone (a person draws dog mass, hardly ever cat)
+    "close_up": 0.35,  # a face box's side over the photo's that makes a close-up (its first run: the face alone)
+    "turned_view": 0,  # 1: an undecided photo's second run also reads it upside down (a cat on its back)
     "breed": 0.5,  # a pet's breed is named when the ImageNet head gives it at least this
     "close_up_person": 0.8,  # a face filling the photo is a person below this only if the photo shows no pet
 }
@@ -191,7 +196,8 @@ class SubjectRule:
             return True
         mass, t = max(float(self.pet_mass(v)) for v in imagenet_views), self.thresholds
         if beside:
-            return mass >= t["photo_pet_beside"]
+            cat = max(float(np.asarray(v)[_CAT].sum()) for v in imagenet_views)
+            return mass >= t["photo_pet_beside"] or cat >= t["cat_beside"]
         return mass >= t["photo_pet"] or (mass >= t["photo_pet_low"] and float(np.max(pets)) >= t["pets_sure"])
 
 

@@ -84,6 +84,10 @@ def test_the_subject_table_as_the_bot_answers(tmp_path):
     table = result["table"]
     assert table["faces person"]["person"] == 2 and table["pets-real cat"]["cat"] == 2
     assert table["pets-real other"]["none"] == 2 and sum(table["made none"].values()) >= 20
+    # made of the held-back photos: each cat as a close-up and upside down; people alternate a dog
+    # (none here) and a cat, beside them and in their arms
+    assert sum(table["made pet close-up"].values()) == sum(table["made pet turned"].values()) == 2
+    assert sum(table["made person+pet"].values()) == 2
     r = rates(table)
     assert r["people_as_person"] == 1.0 and r["pets_answered_as_pet"] == 1.0 and r["other_animals_as_none"] == 1.0
     assert "| pets-real cat | 0 | 2 |" in table_markdown(result)

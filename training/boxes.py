@@ -20,7 +20,6 @@ worst misses drawn as a grid a maintainer can look at. Photos are read into memo
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -29,25 +28,36 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.images import UnreadableImage, load_image
+from classifier.images import UnreadableImage
 from classifier.selfie import SelfieScorer
 from classifier.subject import BOX_FEATURES, KINDS, NONE, PERSON, PET, BoxRule, face_features
 
+from .boxes_report import held_back, measure, misses_grid, rates, table_markdown
+from .progress import steps
 from .subjects import images_in, none_photos
 
+__all__ = ["fit_and_measure", "fit_rule", "held_back", "measure", "misses_grid", "rates", "table_markdown"]
+
 log = logging.getLogger(__name__)
-HELD_BACK = 0.3  # share of each folder's photos never fitted on
 C = 0.1  # L2 strength of the box rule: cross-validated over 0.1, 1, 10 (5 folds by photo)
 PERSON_WEIGHT = 3.0  # a person called a pet is the worse mistake: 2 of 1,003 people wrong at 3, 8 at 1
 PEOPLE_PET_MASS = 0.3  # a lookalike crop this much dog or cat is an animal reference photo
 PET_MASS = 0.2  # a box in a pet photo whose crop is less dog or cat than this is not the pet's face
-# what a photo is, for the subject table: (folder, kind)
-ROWS = ("pets-real dog", "pets-real cat", "pets-real other", "kaggle dog", "kaggle cat", "faces person", "made none")
-
-
-def held_back(name: str) -> bool:
-    """Is this photo in the split nobody fits on? Decided by its file name alone, so it never moves."""
-    return int(hashlib.sha1(Path(name).name.encode()).hexdigest()[:8], 16) % 1000 < HELD_BACK * 1000
+# how a photo's subject is decided around the box rule (``heads.subject``; see classifier.subject.DEFAULTS),
+# chosen by replaying the served path on the fitted-on photos (with people and pets put together, turned
+# and close up, as boxes_report makes them of the held-back ones): a person's photo reads its whole photo
+# unless the face fills 60% of its side (the pet in their arms is seen; ~1.1x CPU a selfie), a pet beside a
+# person is 20% dog or 2% cat (<1% of people's photos alone reach that), an undecided photo is read upside
+# down too, and a photo 30% dog or cat (15% while the pet classifier is 90% sure) is a pet photo
+SUBJECT = {
+    "close_up": 0.6,
+    "photo_pet_beside": 0.2,
+    "cat_beside": 0.02,
+    "turned_view": 1,
+    "photo_pet": 0.3,
+    "photo_pet_low": 0.15,
+    "pets_sure": 0.9,
+}
 
 
 @dataclass
@@ -99,7 +109,7 @@ def labelled_photos(pets_real: Path, faces: Path, lookalike: Path | None, kaggle
 
 def collect(scorer: SelfieScorer, items: list) -> Boxes:
     boxes = Boxes()
-    for path, _, source in items:
+    for path, _, source in steps(items, "box rule: photos"):
         if held_back(path.name):
             continue
         try:
@@ -138,116 +148,6 @@ def fit_rule(boxes: Boxes) -> tuple[BoxRule, dict]:
     return rule, fit
 
 
-# -- measuring on the held-back photos ------------------------------------------------------------
-
-
-def _kind_of(result) -> str:
-    """What the bot answered, as a column of the subject table."""
-    if result.subject == PERSON:
-        return "person+pet" if result.pets else PERSON
-    if result.subject == PET:
-        return result.pet.prediction.label  # "cat" or "dog": the animal named
-    return NONE
-
-
-COLUMNS = ("dog", "cat", PERSON, "person+pet", NONE)
-
-
-def measure(scorer: SelfieScorer, items: list, misses: int = 24) -> dict:
-    """The subject table on held-back photos (rows: what the photo is; columns: what the bot said),
-    the headline rates, and the worst misses (path, what it is, what was said, how sure)."""
-    table = {row: dict.fromkeys(COLUMNS, 0) for row in ROWS}
-    wrong = []
-    for path, folder, kind in items:
-        if not held_back(path.name) or kind == "lookalike":
-            continue
-        row = f"{folder} {kind}"
-        try:
-            result = scorer.score(path)
-        except UnreadableImage:
-            continue
-        said = _kind_of(result)
-        table[row][said] += 1
-        if not _right(kind, said):
-            sure = result.headline.probabilities[result.headline.label] if result.headline else 1.0
-            wrong.append((sure, str(path), kind, said))
-    for name, photo in none_photos().items():
-        said = _kind_of(scorer.score(photo))
-        table["made none"][said] += 1
-        if said != NONE:
-            wrong.append((1.0, "made:" + name, "none", said))
-    wrong.sort(reverse=True)
-    return {"table": table, "rates": rates(table), "misses": [w[1:] + (round(w[0], 3),) for w in wrong[:misses]]}
-
-
-def _right(kind: str, said: str) -> bool:
-    if kind in ("dog", "cat"):
-        return said in (kind, "person+pet")  # a pet beside its owner is answered too
-    if kind == PERSON:
-        return said in (PERSON, "person+pet")
-    return said == NONE
-
-
-def rates(table: dict, folder: str = "pets-real") -> dict:
-    """Headline rates; the pets' on ``folder`` (real photos), the Kaggle copies' apart."""
-
-    def share(rows, cols):
-        n = sum(sum(table[r].values()) for r in rows)
-        return sum(table[r][c] for r in rows for c in cols) / n if n else None
-
-    def pets(where):
-        rows = [f"{where} dog", f"{where} cat"]
-        alone = sum(table[r]["dog"] + table[r]["cat"] for r in rows)
-        right = table[rows[0]]["dog"] + table[rows[1]]["cat"]
-        return share(rows, ("dog", "cat", "person+pet")), right / alone if alone else None, share(rows, (PERSON,))
-
-    real, kaggle = pets(folder), pets("kaggle")
-    return {
-        "pets_answered_as_pet": real[0],
-        "pets_right_animal": real[1],
-        "pets_as_person_alone": real[2],
-        "kaggle_answered_as_pet": kaggle[0],
-        "kaggle_right_animal": kaggle[1],
-        "people_as_person": share(["faces person"], (PERSON, "person+pet")),
-        "other_animals_as_none": share([f"{folder} other"], (NONE,)),
-        "neither_as_none": share(["made none"], (NONE,)),
-    }
-
-
-def misses_grid(misses: list, path: Path, tile: int = 160, columns: int = 6) -> Path:
-    """The worst misses as one picture: each photo with what it is and what the bot said."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.load_default(size=13)
-    rows = max(1, -(-len(misses) // columns))
-    sheet = Image.new("RGB", (columns * tile, rows * (tile + 18)), (20, 20, 28))
-    pen = ImageDraw.Draw(sheet)
-    for i, (where, truth, said, sure) in enumerate(misses):
-        x, y = (i % columns) * tile, (i // columns) * (tile + 18)
-        if not where.startswith("made:"):
-            try:
-                photo = load_image(where)
-                photo.thumbnail((tile, tile))
-                sheet.paste(photo, (x + (tile - photo.width) // 2, y + (tile - photo.height) // 2))
-            except UnreadableImage:
-                pass
-        pen.text((x + 3, y + tile + 2), f"{truth} -> {said} {sure:.0%}", fill=(255, 220, 120), font=font)
-    sheet.save(path)
-    return path
-
-
-def table_markdown(result: dict) -> str:
-    lines = [
-        "| photo is \\ answered | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
-    for row, counts in result["table"].items():
-        lines.append(f"| {row} | " + " | ".join(str(counts[c]) for c in COLUMNS) + " |")
-    lines.append("")
-    lines += [f"- {k.replace('_', ' ')}: {v:.1%}" for k, v in result["rates"].items() if v is not None]
-    return "\n".join(lines)
-
-
 def fit_and_measure(
     artifact: Path, pets_real: Path, faces: Path, lookalike: Path | None, kaggle=(), fit: bool = True
 ) -> dict:
@@ -264,6 +164,7 @@ def fit_and_measure(
         print(f"fitting the box rule on {sum(not held_back(p.name) for p, *_ in items)} photos ...")
         rule, fitted = fit_rule(collect(scorer, items))
         card.heads["boxes"] = rule.to_card()
+        card.heads["subject"] = {**card.heads.get("subject", {}), **SUBJECT}
         card.metrics["boxes_fit"] = fitted
         card.save(artifact)
     scorer = SelfieScorer(Classifier.load(artifact))

@@ -16,6 +16,7 @@ from classifier.selfie import SelfieScorer
 from classifier.subject import NONE, PERSON, PET
 
 from .data import IMAGE_SUFFIXES
+from .progress import steps
 
 log = logging.getLogger(__name__)
 SUBJECTS = (PERSON, PET, NONE)
@@ -108,7 +109,7 @@ def _read(scorer: SelfieScorer, source):
 def evaluate_pets(scorer: SelfieScorer, paths: list[Path], labels: list[str]) -> dict:
     said = {s: 0 for s in SUBJECTS}
     right = right_as_pet = unreadable = 0
-    for path, label in zip(paths, labels):
+    for path, label in steps(zip(paths, labels), "pets", total=len(paths)):
         result = _read(scorer, path)
         if result is None:
             unreadable += 1
@@ -144,7 +145,7 @@ def evaluate_people(scorer: SelfieScorer, portraits: list[Path], groups: list[Pa
     said = {s: 0 for s in SUBJECTS}
     found = {"photo": [], "thumbnail_200px": [], "tight_crop": []}
     dog, within = [], []
-    for path in portraits:
+    for path in steps(portraits, "portraits"):
         try:
             image = load_image(path)
         except UnreadableImage:
@@ -196,7 +197,7 @@ def evaluate_lookalike(scorer: SelfieScorer, paths: list[Path], dog_like: np.nda
     from .people import auc
 
     scores, keep = [], []
-    for path in paths:
+    for path in steps(paths, "lookalike"):
         result = _read(scorer, path)
         ok = result is not None and result.subject == PERSON
         keep.append(ok)
@@ -217,3 +218,45 @@ def evaluate_lookalike(scorer: SelfieScorer, paths: list[Path], dog_like: np.nda
 def confusion(pets: dict, people: dict, none: dict) -> dict:
     """Rows: what the photo is; columns: what the bot answered."""
     return {"pet": pets["answered"], "person": people["answered"], "none": none["answered"]}
+
+
+# -- made photos for the subject table: the crops real photos fail on, and a person with a pet ----
+
+
+def close_up_of(image: Image.Image, detector, rng: np.random.Generator) -> Image.Image:
+    """The pet's face filling the photo (its largest face box, 1.3-2x), or its centre when none is boxed:
+    a cat on a cushion looking into the camera."""
+    found = detector.detect(image)
+    w, h = image.size
+    if found:
+        b = max(found, key=lambda f: f.box.area).box
+        side, cx, cy = max(b.w, b.h) * rng.uniform(1.3, 2.0), b.x + b.w / 2, b.y + b.h / 2
+    else:
+        side, cx, cy = min(w, h) * rng.uniform(0.45, 0.65), w / 2, h / 2
+    box = (max(0, cx - side / 2), max(0, cy - side / 2), min(w, cx + side / 2), min(h, cy + side / 2))
+    return image.crop(tuple(round(v) for v in box))
+
+
+def with_pet(person: Image.Image, pet: Image.Image, layout: str, detector, rng: np.random.Generator):
+    """A person and a pet in one photo: ``beside`` (the pet photo next to the portrait, 55-90% of its
+    height) or ``arms`` (the pet held below the face, 1.2-2.2 face widths wide); None without a face."""
+    pw, ph = person.size
+    if layout == "beside":
+        s = ph * rng.uniform(0.55, 0.9) / pet.height
+        pet = pet.resize((max(1, round(pet.width * s)), max(1, round(pet.height * s))))
+        canvas = Image.new("RGB", (pw + pet.width, ph), tuple(int(v) for v in rng.integers(0, 255, 3)))
+        canvas.paste(person, (0, 0))
+        canvas.paste(pet, (pw, ph - pet.height))
+        return canvas
+    found = detector.detect(person)
+    if not found:
+        return None
+    b = max(found, key=lambda f: f.box.area).box
+    s = b.w * rng.uniform(1.2, 2.2) / pet.width
+    pet = pet.resize((max(1, round(pet.width * s)), max(1, round(pet.height * s))))
+    top = round(b.y + b.h * rng.uniform(1.0, 1.3))
+    canvas = Image.new("RGB", (pw, max(ph, top + pet.height)), tuple(int(v) for v in np.asarray(person).mean((0, 1))))
+    canvas.paste(person, (0, 0))
+    x = round(b.x + b.w / 2 - pet.width / 2 + b.w * rng.uniform(-0.5, 0.5))
+    canvas.paste(pet, (min(max(x, 0), max(pw - pet.width, 0)), top))
+    return canvas
