@@ -33,6 +33,19 @@ TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
 )
 ZOOM = 0.7  # the template shrunk to this share of the crop: hair, ears and chin stay in the picture
+# how the face embedding's chip is framed (the card's heads.face_embedding "framing"; none: the template)
+TEMPLATE_FRAMING, DLIB_FRAMING = "yunet_template", "dlib_5_point"
+# a chip's views (the card's "views"): name -> (scale about the centre, shift x, y in chip px, mirrored)
+VIEWS = {
+    "chip": (1.0, 0, 0, False),
+    "mirror": (1.0, 0, 0, True),
+    "zoom_in": (1.05, 0, 0, False),
+    "zoom_out": (0.95, 0, 0, False),
+    "left": (1.0, -3, 0, False),
+    "right": (1.0, 3, 0, False),
+    "up": (1.0, 0, -3, False),
+    "down": (1.0, 0, 3, False),
+}
 
 
 @dataclass(frozen=True)
@@ -180,9 +193,13 @@ def aligned_crop(
 ) -> np.ndarray:
     """The face as a ``size`` x ``size`` uint8 RGB array, eyes level, same framing every time
     (``target``: where the five landmarks go, in the square's pixels; default the model's framing)."""
+    return warp(image, alignment(face.landmarks, size, zoom, target), size)
+
+
+def warp(image: Image.Image | np.ndarray | Photo, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` square that ``matrix`` (2x3, image -> square) maps the image onto, bilinear."""
     import cv2
 
-    matrix = alignment(face.landmarks, size, zoom, target)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     # not from the photo's small copy: its area-averaged pixels moved people's answers by 1.4 points on
     # average (9 at most) over faces/portraits, away from the crops the people head was fitted on
@@ -199,11 +216,59 @@ def aligned_crop(
     return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def face_chip(image: Image.Image | np.ndarray | Photo, face: FoundFace) -> np.ndarray:
-    """The face framed as dlib's face-recognition network was trained (``face_embedding.TEMPLATE``)."""
+def chip_matrix(
+    image: Image.Image | np.ndarray | Photo, face: FoundFace, framing: str = TEMPLATE_FRAMING
+) -> np.ndarray:
+    """Image -> the face embedding's 150-px chip (2x3). ``TEMPLATE_FRAMING``: YuNet's five landmarks
+    onto ``face_embedding.TEMPLATE``. ``DLIB_FRAMING``: dlib's own chip, its 5-point predictor run
+    on YuNet's box (``classifier/landmarks.py``)."""
     from .face_embedding import SIDE, TEMPLATE
 
-    return aligned_crop(image, face, SIDE, target=TEMPLATE)
+    if framing == TEMPLATE_FRAMING:
+        return alignment(face.landmarks, SIDE, target=TEMPLATE)
+    if framing != DLIB_FRAMING:
+        raise ValueError(f"unknown face chip framing {framing!r}")
+    from . import landmarks
+
+    rgb = image.rgb if isinstance(image, Photo) else np.asarray(image)
+    b = face.box
+    parts = landmarks.predictor()(rgb, (b.x, b.y, b.x + b.w - 1, b.y + b.h - 1))
+    return landmarks.chip_matrix(parts, SIDE)
+
+
+def framing_of(head: dict) -> tuple[str, tuple[str, ...]]:
+    """(framing, views) named by the card's ``heads.face_embedding``; a card naming none was fitted
+    on one chip framed from YuNet's landmarks, and keeps it."""
+    return head.get("framing", TEMPLATE_FRAMING), tuple(head.get("views", ("chip",)))
+
+
+def face_chip(image: Image.Image | np.ndarray | Photo, face: FoundFace, framing: str = TEMPLATE_FRAMING) -> np.ndarray:
+    """The face framed for dlib's face-recognition network (see ``chip_matrix``)."""
+    from .face_embedding import SIDE
+
+    return warp(image, chip_matrix(image, face, framing), SIDE)
+
+
+def face_chips(
+    image: Image.Image | np.ndarray | Photo, face: FoundFace, framing: str = TEMPLATE_FRAMING, views=("chip",)
+) -> np.ndarray:
+    """(len(views), 150, 150, 3): the chip seen a few ways (``VIEWS``), whose embeddings the answer
+    averages: one face's answer then moves less with where the landmarks fell."""
+    from .face_embedding import SIDE
+
+    matrix = chip_matrix(image, face, framing)
+    centre = (SIDE - 1) / 2
+    warped: dict[tuple, np.ndarray] = {}  # a mirror image costs no second warp
+    out = []
+    for name in views:
+        scale, dx, dy, mirror = VIEWS[name]
+        if (scale, dx, dy) not in warped:
+            m = matrix * scale
+            m[:, 2] += centre * (1 - scale) + np.array([dx, dy])
+            warped[scale, dx, dy] = warp(image, m, SIDE)
+        chip = warped[scale, dx, dy]
+        out.append(chip[:, ::-1] if mirror else chip)
+    return np.stack(out)
 
 
 def _footprint(matrix: np.ndarray, size: int, shape) -> tuple[int, int, int, int]:

@@ -102,15 +102,27 @@ class Classifier:
         return "face_embedding" in self.card.heads
 
     def people_from_chips(self, chips: np.ndarray) -> np.ndarray:
-        """P(dog-like face) for face chips (N, 150, 150, 3) made by ``faces.face_chip``. The
-        embeddings live only inside this call."""
+        """P(dog-like face) for face chips made by ``faces.face_chips``: (N, views, 150, 150, 3), or
+        (N, 150, 150, 3) for one view. All views run in one call; each face's answer reads the mean of
+        its views' embeddings (the head is linear: the mean of their logits). The embeddings live
+        only inside this call."""
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
                     from .face_embedding import FaceEmbedder
+                    from .faces import DLIB_FRAMING, framing_of
 
+                    if framing_of(self.card.heads["face_embedding"])[0] == DLIB_FRAMING:
+                        from .landmarks import predictor
+
+                        predictor()  # read now (~1 s), as warm_up means, not on the first face
                     self._embedder = FaceEmbedder()
-        return sigmoid(self.card.face_embedding_logit(self._embedder.infer(chips)))
+        chips = np.asarray(chips)
+        if chips.ndim == 4:
+            chips = chips[:, None]
+        n, views = chips.shape[:2]
+        embeddings = self._embedder.infer(chips.reshape(n * views, *chips.shape[2:]))
+        return sigmoid(self.card.face_embedding_logit(embeddings.reshape(n, views, embeddings.shape[-1]).mean(1)))
 
     @property
     def heads(self) -> set[str]:

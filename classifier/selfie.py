@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop, face_chip
+from .faces import Box, FaceDetector, FoundFace, Photo, aligned_crop, face_chips, framing_of
 from .images import ImageSource, load_photo, to_model_input
 from .model import Classifier, Prediction
 from .subject import NONE, PERSON, PET, SubjectRule
@@ -118,7 +118,7 @@ class Prepared:
     found: list[FoundFace]
     arrays: np.ndarray  # model inputs: the aligned face crops, (mirror_faces) their mirror images, the whole photo
     whole: bool = True  # the whole photo is the last input (not for a close-up: see CLOSE_UP)
-    chips: np.ndarray | None = None  # the faces framed for the face embedding (artifacts that read faces)
+    chips: np.ndarray | None = None  # (faces, views, 150, 150, 3) for the face embedding (artifacts that read faces)
 
 
 class SelfieScorer:
@@ -153,7 +153,10 @@ class SelfieScorer:
         whole = not any(close_up(f.box, image, self.rule.thresholds["close_up"]) for f in found)
         if whole:
             crops.append(self.photo_array(image))
-        chips = np.stack([face_chip(photo, f) for f in found]) if found and self.classifier.reads_faces else None
+        chips = None
+        if found and self.classifier.reads_faces:
+            framing, views = framing_of(self.classifier.card.heads["face_embedding"])
+            chips = np.stack([face_chips(photo, f, framing, views) for f in found])
         return Prepared(image, found, np.stack(crops), whole, chips)
 
     def photo_array(self, image: Image.Image) -> np.ndarray:
