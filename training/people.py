@@ -27,6 +27,7 @@ from classifier.faces import FaceDetector, Photo, aligned_crop
 from classifier.images import UnreadableImage, load_image, to_model_input
 
 from .heads import LinearHead
+from .progress import steps
 
 log = logging.getLogger(__name__)
 PEOPLE_C = 0.001  # best AUC across the two lookalike sources among 3e-4 .. 3e-2
@@ -53,7 +54,7 @@ class CropFeatures:
 def faces_in(paths: list[Path], largest_only: bool, detector: FaceDetector, unreadable: list[str] | None = None):
     """(index, image, its Photo, YuNet's faces scoring FACE_SCORE or more) for each readable image,
     in memory only; unreadable paths go to ``unreadable``."""
-    for i, path in enumerate(paths):
+    for i, path in enumerate(steps(paths, "photos, their faces")):
         try:
             image = load_image(path)
         except UnreadableImage:
