@@ -181,7 +181,7 @@ def test_promote_only_when_better(kaggle_dir, tmp_path):
     good = run(args_for(kaggle_dir, tmp_path, version="good", head_epochs=8))
     assert good["promoted"] and good["accuracy"] >= 0.9
     worse = run(args_for(kaggle_dir, tmp_path, version="worse", head_epochs=0))  # untrained head
-    assert not worse["promoted"] and "not better on the test split" in worse["promote_verdict"]
+    assert not worse["promoted"] and worse["promote_verdict"].startswith("worse on test split: accuracy")
     assert default_model_dir(tmp_path).name == "good"
     assert (tmp_path / "worse" / "comparison.md").read_text().startswith("# worse against the default model (good)")
     assert good["promote_verdict"] == "no default model to beat"
@@ -489,3 +489,14 @@ def test_progress_bars_show_on_a_terminal_with_a_time_estimate_and_stay_out_of_l
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file: no bar
     assert list(progress.steps([1], "photos")) == [1] and sys.stderr.getvalue() == ""
     assert (progress.duration(59.6), progress.duration(3725)) == ("1:00", "1:02:05")
+
+
+def test_the_verdict_needs_one_check_better_and_none_worse():
+    from training.verdict import _check
+
+    pair = {"default": {"accuracy": 0.990, "log_loss": 0.030}, "candidate": {"accuracy": 0.9905, "log_loss": 0.020}}
+    assert _check("acc", pair, "accuracy", 1 / 2000)["says"] == "same"  # one photo of 2,000 is noise
+    assert _check("loss", pair, "log_loss", 0.001, lower_is_better=True)["says"] == "better"
+    assert _check("acc", pair, "accuracy", 0.0001)["says"] == "better"
+    assert _check("auc", {"default": 0.80, "candidate": 0.70}, None, 0.005)["says"] == "worse"
+    assert _check("auc", {"default": None, "candidate": 0.70}, None, 0.005) is None  # not measured: no check
