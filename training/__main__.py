@@ -86,8 +86,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--promote",
         action="store_true",
-        help="make it the default model, only if it beats the current default on the same test split and is "
-        "no worse on real photos",
+        help="make it the default model, only if measured beside the current default on the same photos it is "
+        "better on one check and worse on none (comparison.md)",
     )
     p.add_argument(
         "--faces",
