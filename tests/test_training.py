@@ -333,7 +333,7 @@ def test_one_command_rebuilds_a_servable_model_and_resumes(
         (["training", "--resume", "tests"], "tests is not a rebuild's run folder"),
         (["training.face_head", "no", "--faces", ".", "--lookalike", ".", "--pets", "."], "error: not a folder: no"),
         (
-            ["training.addheads", "models/lite2-20261202", "--faces", ".", "--lookalike", ".", "--pets", "."],
+            ["training.addheads", str(default_model_dir()), "--faces", ".", "--lookalike", ".", "--pets", "."],
             "already has its heads",
         ),
     ],

@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         "--weights",
         default="imagenet",
         help="'imagenet', 'none', a .pth state dict, or a model folder whose ImageNet head has them "
-        "(a device run: models/lite2-20261202) (default: %(default)s)",
+        "(a GPU run: models/$(cat models/DEFAULT)) (default: %(default)s)",
     )
     p.add_argument(
         "--mode",

@@ -189,7 +189,7 @@ def fit_and_measure(
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.boxes", description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", type=Path, help="an artifact with its heads, e.g. models/lite2-20261202")
+    p.add_argument("model_dir", type=Path, help="an artifact with its heads, e.g. models/$(cat models/DEFAULT)")
     p.add_argument("--pets-real", type=Path, required=True, help="dog/, cat/ and other/ photos as people take them")
     p.add_argument("--faces", type=Path, required=True, help="photos of people")
     p.add_argument("--lookalike", type=Path, help="more faces of people (their animal reference photos are left out)")

@@ -145,7 +145,7 @@ def add_face_head(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.face_head", description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", type=Path, help="a multi-head artifact, e.g. models/lite2-20261202")
+    p.add_argument("model_dir", type=Path, help="a multi-head artifact, e.g. models/$(cat models/DEFAULT)")
     p.add_argument("--faces", type=Path, required=True, help="photos of people: portraits/ and groups/")
     p.add_argument("--lookalike", type=Path, required=True, help="faces labelled dog-like / cat-like: dog/, cat/")
     p.add_argument("--pets", type=Path, required=True, help="the pet dataset (for measuring the new artifact)")
