@@ -155,6 +155,7 @@ def args_for(data, out, **kw):
         pets_real=None,
         serving="auto",
         resume=None,
+        stop_after=None,
     )
     return Namespace(**{**base, **kw})
 
@@ -295,9 +296,11 @@ def test_one_command_rebuilds_a_servable_model_and_resumes(
     assert main(["--resume", str(run), "--no-progress"]) == 0
     said = capsys.readouterr().out
     assert said.count("done before") == 4 and "[5/7] fit the face-embedding head: done" in said
-    done = json.loads((run / "rebuild.json").read_text())["done"]
+    state = json.loads((run / "rebuild.json").read_text())
+    done = state["done"]
     assert all(done[name]["seconds"] == first[name]["seconds"] for name in first)  # not run again
-    assert list(done) == ["pets", "heads", "serving", "boxes", "face_head", "measure", "compare", "published"]
+    assert list(done) == ["pets", "heads", "serving", "boxes", "face_head", "measure", "compare"]
+    assert state["published"]["promoted"] and [p.name for p in run.iterdir() if p.is_dir()] == ["compare"]
 
     artifact = tmp_path / "e2e"
     assert default_model_dir(tmp_path) == artifact  # no default before: promoted
@@ -322,6 +325,10 @@ def test_one_command_rebuilds_a_servable_model_and_resumes(
     assert again["promoted"] == compared["better"] and default_model_dir(tmp_path).name == (
         "e2e-2" if compared["better"] else "e2e"
     )
+
+    # a pet classifier alone would cost the bot its answers on people: never promoted over one with heads
+    headless = rebuild(args_for(kaggle_dir, tmp_path, version="e2e-3", backbone="efficientnet_lite0", head_epochs=1))
+    assert not headless["promoted"] and "has the face_embedding head" in headless["promote_verdict"]
 
 
 @pytest.mark.parametrize(
@@ -386,7 +393,7 @@ def test_a_gpu_fine_tune_without_tensorflow_goes_on_elsewhere_with_resume(kaggle
     home = [sys.executable, "-m", "training", "--resume", str(carried / "jax-1"), "--out", str(tmp_path / "models")]
     resumed = subprocess.run(home + ["--no-progress"], capture_output=True, text=True, cwd=ROOT, timeout=280)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "[1/3] fine-tune the pet classifier: done before" in resumed.stdout
+    assert "[1/3] fine-tune the classifier: done before" in resumed.stdout
     artifact = tmp_path / "models" / "jax-1"
     report = json.loads((artifact / "report.json").read_text())
     assert (report["backend"], report["mode"], report["settings"]["mixed_precision"]) == ("jax", "end-to-end", "on")

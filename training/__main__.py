@@ -113,9 +113,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not (args.data or args.resume):
         p.error("--data is required (or --resume RUN)")
-    if args.epochs is not None:
-        args.head_epochs = args.fine_tune_epochs = args.epochs
-    args.weights = None if args.weights.lower() == "none" else args.weights
+    defaults = vars(p.parse_args([]))  # what --resume refuses to see changed
+    if not args.resume:
+        if args.epochs is not None:
+            args.head_epochs = args.fine_tune_epochs = args.epochs
+        args.weights = None if args.weights.lower() == "none" else args.weights
     if bool(args.faces) != bool(args.lookalike):
         print("error: --faces and --lookalike go together", file=sys.stderr)
         return 2
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
 
     enable(args.progress)
     try:
-        summary = rebuild(args)
+        summary = rebuild(args, defaults)
     except KeyboardInterrupt:
         return 130
     except (FileNotFoundError, FileExistsError, ValueError, ModelError, RuntimeError, ImportError) as exc:

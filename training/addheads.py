@@ -83,8 +83,8 @@ def measure(artifact: Path, faces: Path, lookalike: Path, pet_test: list[Path], 
 
     from .subjects import confusion, evaluate_lookalike, evaluate_none, evaluate_people, evaluate_pets, images_in
 
-    print(f"measuring {artifact.name} as the bot answers ...")
     scorer = SelfieScorer(Classifier.load(artifact).warm_up())
+    print(f"measuring {scorer.classifier.card.version} as the bot answers ...")
     t = time.perf_counter()
     pets = evaluate_pets(scorer, pet_test, pet_labels)
     none = evaluate_none(scorer)

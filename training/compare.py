@@ -5,8 +5,8 @@ The test split is the default model's own (its card's seed and fractions over ``
 a device run never trained on (``tools/devicepack.py`` packs photos of the train part
 only); ``--pets-real`` adds real pet photos (its ``dog/`` and ``cat/``), whole, as the bot reads a
 pet photo. Both models see each photo and its mirror image, as in their reports. Exit status 0
-when the candidate is better on the test split (accuracy, then log loss), 1 when not: the next
-step is ``python -m training.addheads CANDIDATE ... --promote`` (docs/gpu.md).
+when the candidate is better on the test split (accuracy, then log loss), 1 when not. The rebuild's
+compare stage (``training/verdict.py``) puts this table beside the other checks that decide promotion.
 """
 
 from __future__ import annotations

@@ -38,6 +38,18 @@ def _card(folder: Path):
     return ModelCard.load(folder)
 
 
+def pets(args: Namespace, previous: Path | None, folder: Path) -> dict:
+    """Fine-tune the classifier on --data (the long stage; the others take minutes on a CPU)."""
+    from .pipeline import train_pets
+
+    card = _card(train_pets(args, folder.parent, folder.name, args.version))
+    test = card.metrics["test"]
+    return {"accuracy": test["accuracy"], "log_loss": test["log_loss"], **card.metrics["training"]}
+
+
+PETS = Stage("pets", "fine-tune the classifier", pets)
+
+
 def heads(args: Namespace, previous: Path, folder: Path) -> dict:
     """The ImageNet, human-face and people heads on the pet classifier's features, in one graph."""
     import keras
@@ -79,7 +91,8 @@ def serving(args: Namespace, folder: Path) -> dict:
         if done.returncode:
             said = (done.stderr.strip().splitlines() or ["(nothing)"])[-1]
             raise RuntimeError(f"the serving file needs TensorFlow (pip install -e '.[training]'): {said}")
-    return {"file": "int8" if int8 else "float32", "litert": _card(folder).extra.get("litert")}
+    litert = _card(folder).extra.get("litert") or {"quantised": "none: float32, checked against Keras"}
+    return {"file": "int8" if int8 else "float32", "litert": litert}
 
 
 def boxes(args: Namespace, folder: Path) -> dict:
@@ -121,16 +134,6 @@ def compare(args: Namespace, folder: Path) -> dict:
     return judge(folder, Path(args.out), Path(args.data), args.pets_real, args.faces)
 
 
-def pets(args: Namespace, previous: Path | None, folder: Path) -> dict:
-    """Fine-tune the pet classifier (the long stage; the others take minutes on a CPU)."""
-    from .pipeline import train_pets
-
-    card = _card(train_pets(args, folder.parent, folder.name, args.version))
-    test = card.metrics["test"]
-    return {"accuracy": test["accuracy"], "log_loss": test["log_loss"], **card.metrics["training"]}
-
-
-PETS = Stage("pets", "fine-tune the pet classifier", pets)
 STAGES = {
     "heads": Stage("heads", "fit the ImageNet, human-face and people heads", heads),
     "serving": Stage("serving", "write the LiteRT serving file", in_place(serving)),

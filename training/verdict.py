@@ -65,6 +65,8 @@ def judge(candidate: Path, out: Path, pets: Path, pets_real: Path | None, faces:
         rates = {"default": subjects(default, real, faces), "candidate": subjects(candidate, real, faces)}
         result["subjects"] = rates
         checks += [_check(f"held-back real photos: {k.replace('_', ' ')}", rates, k, NOISE) for k in SUBJECT_RATES]
+    for head in sorted(set(old.heads) - set(new.heads)):  # what the bot would lose
+        checks.append({"check": f"has the {head} head", "default": 1.0, "candidate": 0.0, "says": "worse"})
     aucs = {"default": _people_auc(default), "candidate": _people_auc(candidate)}
     checks.append(_check("people: lookalike AUC across sources", aucs, None, AUC_NOISE))
     result["checks"] = [c for c in checks if c]
