@@ -233,6 +233,13 @@ class FaceEmbedder:
         with self._lock:
             return self._session.run(["embedding"], {"chips": chips})[0]
 
+    def infer_views(self, chips: np.ndarray) -> np.ndarray:
+        """(N, views, 150, 150, 3) chips, each face seen a few ways (``faces.face_chips``) -> (N, 128): the
+        mean of each face's views' embeddings, all views in one run."""
+        chips = np.asarray(chips)
+        n, views = chips.shape[:2]
+        return self.infer(chips.reshape(n * views, *chips.shape[2:])).reshape(n, views, -1).mean(1)
+
 
 if __name__ == "__main__":  # FaceEmbedder's child: python -m classifier.face_embedding WEIGHTS OUT.onnx
     try:

@@ -120,9 +120,7 @@ class Classifier:
         chips = np.asarray(chips)
         if chips.ndim == 4:
             chips = chips[:, None]
-        n, views = chips.shape[:2]
-        embeddings = self._embedder.infer(chips.reshape(n * views, *chips.shape[2:]))
-        return sigmoid(self.card.face_embedding_logit(embeddings.reshape(n, views, embeddings.shape[-1]).mean(1)))
+        return sigmoid(self.card.face_embedding_logit(self._embedder.infer_views(chips)))
 
     @property
     def heads(self) -> set[str]:

@@ -102,6 +102,20 @@ def measure(artifact: Path, faces: Path, lookalike: Path, pet_test: list[Path], 
     }
 
 
+def serving_with_heads(model_dir: Path, card, faces: Path, lookalike: Path, pet_train: list[Path]):
+    """The pet classifier in ``model_dir`` and the heads fitted on its features, in one graph:
+    (serving model, the card's ``heads``, what fitting measured)."""
+    import keras
+
+    from .backbones import get_backbone
+    from .heads import build_serving_model
+
+    spec = get_backbone(card.backbone)
+    pets = keras.saving.load_model(model_dir / card.model_file, compile=False)
+    people, human, cal, fit = fit_heads(pets, spec, card.input_size, faces, lookalike, pet_train[::4])
+    return build_serving_model(pets, spec, people=people, human=human), heads_config(cal), fit
+
+
 def add_heads(
     model_dir: Path,
     faces: Path,
@@ -111,29 +125,23 @@ def add_heads(
     version: str | None = None,
     pets_real: Path | None = None,
 ) -> Path:
-    import keras
 
     from classifier import ModelCard
 
-    from .backbones import get_backbone
     from .export import export
-    from .heads import build_serving_model
     from .report import write_report
 
     card = ModelCard.load(model_dir)
     if card.heads:
         raise ValueError(f"{model_dir} already has its heads; start from the pet classifier it was made from")
-    spec = get_backbone(card.backbone)
-    classifier_model = keras.saving.load_model(model_dir / card.model_file, compile=False)
     pet_train, _, pet_test, pet_labels = pet_split(pets, card)
-    people, human, cal, fit = fit_heads(classifier_model, spec, card.input_size, faces, lookalike, pet_train[::4])
-    serving = build_serving_model(classifier_model, spec, people=people, human=human)
+    serving, heads, fit = serving_with_heads(model_dir, card, faces, lookalike, pet_train)
 
     new = copy.deepcopy(card)
     new.version = version or f"{card.version.split('-')[0]}-{dt.date.today():%Y%m%d}"
     new.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new.extra = {"made_from": card.version}
-    new.heads = heads_config(cal)
+    new.heads = heads
     artifact = export(serving, new, out)
     evaluation = measure(artifact, faces, lookalike, pet_test, pet_labels)
 

@@ -65,7 +65,7 @@ def embed_faces(
             continue
         chips = np.stack([face_chips(photo, f, framing, views) for f in found])
         t = time.process_time()
-        out.append(embedder.infer(chips.reshape(-1, *chips.shape[2:])).reshape(len(found), len(views), -1).mean(1))
+        out.append(embedder.infer_views(chips))
         spent += time.process_time() - t
         owner += [i] * len(found)
     embeddings = np.concatenate(out) if out else np.zeros((0, 128), np.float32)
@@ -108,11 +108,24 @@ def fit(faces: Path, lookalike: Path, framing: str = DLIB_FRAMING, views: tuple[
     return card_head, measured
 
 
+def attach(folder: Path, card, head: dict, measured: dict) -> None:
+    """The head into ``card``, saved in ``folder``, and what fitting measured into its report, beside
+    the backbone's people head it replaces."""
+    from .report import write_report
+
+    card.heads["face_embedding"] = head
+    card.save(folder)
+    report = json.loads((folder / "report.json").read_text())
+    report["version"] = card.version
+    before = report.get("heads", {}).get("fit", {}).get("people", {}).get("auc_held_out_source")
+    report.setdefault("heads", {})["face_embedding"] = {**measured, "backbone_head_auc_held_out_source": before}
+    write_report(folder, report)
+
+
 def add_face_head(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out: Path, version: str | None) -> Path:
     from classifier import ModelCard
 
     from .addheads import remeasure
-    from .report import write_report
 
     card = ModelCard.load(model_dir)
     if "people" not in card.heads:
@@ -131,13 +144,7 @@ def add_face_head(model_dir: Path, faces: Path, lookalike: Path, pets: Path, out
     new.version = version
     new.created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new.extra["made_from"] = card.version
-    new.heads["face_embedding"] = head
-    new.save(tmp)
-    report = json.loads((tmp / "report.json").read_text())
-    report["version"] = version
-    before = report.get("heads", {}).get("fit", {}).get("people", {}).get("auc_held_out_source")
-    report.setdefault("heads", {})["face_embedding"] = {**measured, "backbone_head_auc_held_out_source": before}
-    write_report(tmp, report)
+    attach(tmp, new, head, measured)
     tmp.rename(final)
     remeasure(final, faces, lookalike, pets)
     return final

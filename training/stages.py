@@ -52,22 +52,14 @@ PETS = Stage("pets", "fine-tune the classifier", pets)
 
 def heads(args: Namespace, previous: Path, folder: Path) -> dict:
     """The ImageNet, human-face and people heads on the pet classifier's features, in one graph."""
-    import keras
-
-    from .addheads import fit_heads, heads_config
-    from .backbones import get_backbone
+    from .addheads import serving_with_heads
     from .data import pet_split
     from .export import export
-    from .heads import build_serving_model
     from .report import write_report
 
     card = _card(previous)
-    spec = get_backbone(card.backbone)
-    pets = keras.saving.load_model(previous / card.model_file, compile=False)
     pet_train, *_ = pet_split(Path(args.data), card)
-    people, human, cal, fit = fit_heads(pets, spec, card.input_size, args.faces, args.lookalike, pet_train[::4])
-    card.heads = heads_config(cal)
-    serving = build_serving_model(pets, spec, people=people, human=human)
+    serving, card.heads, fit = serving_with_heads(previous, card, args.faces, args.lookalike, pet_train)
     report = json.loads((previous / "report.json").read_text())
     report["heads"] = {"fit": fit, "meaning": card.heads["people"]["meaning"]}
     write_report(export(serving, card, folder.parent, with_litert=False, name=folder.name), report)
@@ -106,17 +98,10 @@ def boxes(args: Namespace, folder: Path) -> dict:
 
 def face_head(args: Namespace, folder: Path) -> dict:
     """A person's answer: the dog-like / cat-like head on the face embedding."""
-    from .face_head import fit
-    from .report import write_report
+    from .face_head import attach, fit
 
     head, measured = fit(args.faces, args.lookalike)
-    card = _card(folder)
-    card.heads["face_embedding"] = head
-    card.save(folder)
-    report = json.loads((folder / "report.json").read_text())
-    before = report.get("heads", {}).get("fit", {}).get("people", {}).get("auc_held_out_source")
-    report.setdefault("heads", {})["face_embedding"] = {**measured, "backbone_head_auc_held_out_source": before}
-    write_report(folder, report)
+    attach(folder, _card(folder), head, measured)
     return {"auc_held_out_source": measured["auc_held_out_source"]}
 
 
